@@ -1,0 +1,21 @@
+"""Every REST endpoint under /api/v1/ (API.md)."""
+
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from accounts.api.views import ApiTokenViewSet, MeApi, UserViewSet
+from core.api.views import DiagnosticsRunApi, JobRunViewSet, OrganizationSettingsApi
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("users", UserViewSet, basename="user")
+router.register("tokens", ApiTokenViewSet, basename="token")
+router.register("runs", JobRunViewSet, basename="run")
+
+app_name = "api"
+urlpatterns = [
+    path("me", MeApi.as_view(), name="me"),
+    path("settings", OrganizationSettingsApi.as_view(), name="settings"),
+    path("runs/diagnostics", DiagnosticsRunApi.as_view(), name="run-diagnostics"),
+    *router.urls,
+]
