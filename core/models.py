@@ -1,0 +1,100 @@
+"""Shared base models, organisation settings and background job runs."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from .currencies import validate_currency
+from .roles import Role
+
+
+class TimeStampedModel(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class OrganizationSettings(models.Model):
+    """The company's settings: one row, edited by administrators on /settings/."""
+
+    SINGLETON_ID = 1
+
+    reporting_currency = models.CharField(
+        max_length=3,
+        validators=[validate_currency],
+        help_text="Budgets, dashboards and chargeback invoices are in this currency.",
+    )
+    fiscal_year_start_month = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(12)],
+        help_text="1 = January. Budgets are per fiscal year.",
+    )
+    issuer_name = models.CharField("issuer name", max_length=200, blank=True)
+    issuer_address = models.TextField("issuer address", blank=True)
+    issuer_tax_id = models.CharField("tax / VAT id", max_length=64, blank=True)
+    issuer_email = models.EmailField("billing contact email", blank=True)
+    issuer_bank_details = models.TextField("bank details", blank=True)
+    invoice_footer = models.TextField(blank=True, help_text="Printed at the foot of every chargeback invoice.")
+    default_payment_terms_days = models.PositiveSmallIntegerField(
+        default=30, validators=[MaxValueValidator(365)], help_text="Due date of chargeback invoices."
+    )
+    four_eyes_enabled = models.BooleanField(
+        "four-eyes approvals",
+        default=False,
+        help_text="Activating or amending an agreement and issuing invoices need a second user's approval.",
+    )
+    mfa_required_roles = ArrayField(
+        models.CharField(max_length=32, choices=Role.choices),
+        default=list,
+        blank=True,
+        help_text="Users of these roles must enrol an authenticator app before using TokenLedger.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "organisation settings"
+        verbose_name_plural = "organisation settings"
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="organization_settings_singleton")]
+
+    def __str__(self) -> str:
+        return "Organisation settings"
+
+
+class JobRun(TimeStampedModel):
+    """A long action run by a Celery worker: status and progress for the UI and `GET runs/{id}`."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    kind = models.CharField(max_length=64, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(100)])
+    message = models.TextField(blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["created_by", "-created_at"], name="jobrun_creator_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)

@@ -1,0 +1,91 @@
+"""The sidebar: sections of pages, each shown to the roles that may view its resource.
+
+Entries whose URL does not exist (yet) are skipped, so the menu always matches what is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import NoReverseMatch, reverse
+
+from core.policy import can
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    icon: str
+    resource: str | None  # None: every signed-in person
+
+
+NAV: list[tuple[str, list[NavItem]]] = [
+    (
+        "Overview",
+        [
+            NavItem("Dashboard", "insights:dashboard", "layout-dashboard", "dashboard"),
+            NavItem("Alerts", "insights:alert_list", "bell", "alert"),
+        ],
+    ),
+    (
+        "Spend",
+        [
+            NavItem("Usage", "usage:explorer", "chart-bar", "usage"),
+            NavItem("Budgets", "procurement:budget_list", "wallet", "budget"),
+            NavItem("Forecasts", "insights:forecast_list", "chart-line", "forecast"),
+        ],
+    ),
+    (
+        "Contracts",
+        [
+            NavItem("Vendors", "procurement:vendor_list", "building-store", "vendor"),
+            NavItem("Agreements", "contracts:agreement_list", "file-certificate", "agreement"),
+            NavItem("FX rates", "procurement:fxrate_list", "currency-dollar", "fx_rate"),
+        ],
+    ),
+    (
+        "Money out",
+        [
+            NavItem("Invoices", "billing:invoice_list", "file-invoice", "invoice"),
+            NavItem("Reconciliation", "billing:reconciliation", "scale", "reconciliation"),
+            NavItem("Reports", "insights:report_list", "report-analytics", "report"),
+        ],
+    ),
+    (
+        "Administration",
+        [
+            NavItem("Departments", "procurement:department_list", "sitemap", "department"),
+            NavItem("Sources", "usage:source_list", "plug-connected", "usage_source"),
+            NavItem("Users", "accounts:user_list", "users", "user"),
+            NavItem("API tokens", "accounts:token_list", "key", None),
+            NavItem("Settings", "core:settings", "settings", "settings"),
+        ],
+    ),
+]
+
+
+def navigation_for(user, path: str) -> list[dict]:
+    sections = []
+    for title, items in NAV:
+        visible = []
+        for item in items:
+            if item.resource is not None and not can(user, item.resource, "view"):
+                continue
+            try:
+                url = reverse(item.url_name)
+            except NoReverseMatch:
+                continue
+            visible.append({"label": item.label, "url": url, "icon": item.icon, "active": False})
+        if visible:
+            sections.append({"title": title, "items": visible})
+    # The entry with the longest URL that prefixes the path is the current one.
+    matches = [
+        entry
+        for section in sections
+        for entry in section["items"]
+        if (path == entry["url"] if entry["url"] == "/" else path.startswith(entry["url"]))
+    ]
+    if matches:
+        max(matches, key=lambda entry: len(entry["url"]))["active"] = True
+    return sections

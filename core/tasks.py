@@ -1,0 +1,38 @@
+"""Core background tasks: diagnostics that prove the worker, database and mail work end to end."""
+
+from __future__ import annotations
+
+import socket
+
+from celery import shared_task
+from django.core.mail import send_mail
+from django.db import connection
+
+from .jobs import job
+from .models import JobRun
+
+
+@job
+def _diagnostics(run: JobRun, report) -> dict:
+    report(30, "Worker picked up the run")
+    with connection.cursor() as cursor:
+        cursor.execute("select version()")
+        (version,) = cursor.fetchone()
+    result = {"worker": socket.gethostname(), "database": version.split(",")[0]}
+    recipient = run.params.get("email_to")
+    if recipient:
+        report(60, f"Sending a test email to {recipient}")
+        send_mail(
+            "TokenLedger test email",
+            "This message proves that TokenLedger's background worker can send email.",
+            None,
+            [recipient],
+        )
+        result["email_sent_to"] = recipient
+    result["message"] = "Worker, database" + (" and email" if recipient else "") + " are working."
+    return result
+
+
+@shared_task(name="core.diagnostics", acks_late=True)
+def diagnostics(run_id: int) -> None:
+    _diagnostics(run_id)
