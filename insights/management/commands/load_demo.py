@@ -1,0 +1,83 @@
+"""`manage.py load_demo`: the demo company, idempotently. The run command calls it on every start.
+
+Demo users get random passwords on first load, kept in the logins file (var/demo-logins.json) so
+later runs print the same ones; the service account gets an ingest token for the demo gateway.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.models import ApiToken, User
+from accounts.services import api_token_create, user_create_or_update
+from core.roles import Role
+from core.services import organization_settings_ensure
+from procurement.demo import load_departments
+from usage.demo import load_sources
+
+DEMO_USERS = [
+    # role, username, first, last, departments
+    (Role.ADMIN, "admin", "Ada", "Admin", []),
+    (Role.PROCUREMENT, "procurement", "Priya", "Buyer", []),
+    (Role.FINANCE, "finance", "Felix", "Controller", []),
+    (Role.DEPARTMENT_MANAGER, "manager", "Mina", "Manager", ["ENG-AI"]),
+    (Role.AUDITOR, "auditor", "Aaron", "Auditor", []),
+    (Role.SERVICE, "gateway-bot", "Gateway", "Service", []),
+]
+
+
+class Command(BaseCommand):
+    help = "Load the demo company (departments, users, sources); safe to run again."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--logins-file",
+            default=str(Path(settings.VAR_DIR) / "demo-logins.json"),
+            help="Where demo passwords and the service token are kept between runs.",
+        )
+
+    def handle(self, *args, **opts) -> None:
+        logins_path = Path(opts["logins_file"])
+        logins = json.loads(logins_path.read_text()) if logins_path.exists() else {}
+        with transaction.atomic():
+            org = organization_settings_ensure()
+            if not org.issuer_name:
+                org.issuer_name = "Example Holdings Ltd — Group Finance"
+                org.issuer_address = "1 Ledger Street\nLondon EC2A 4NE\nUnited Kingdom"
+                org.issuer_email = "finance@example.com"
+                org.save()
+            load_departments()
+            load_sources()
+            for role, username, first, last, departments in DEMO_USERS:
+                login = logins.get(role.value, {})
+                password = None if role == Role.SERVICE else login.get("password") or secrets.token_urlsafe(12)
+                user, _ = user_create_or_update(
+                    username=username,
+                    role=role,
+                    email=f"{username}@example.com",
+                    first_name=first,
+                    last_name=last,
+                    departments=departments,
+                    password=password,
+                    validate_new_password=False,
+                )
+                if role == Role.SERVICE:
+                    token_text = login.get("token")
+                    key_id = token_text.split("_")[1] if token_text else None
+                    if not key_id or not ApiToken.objects.filter(key_id=key_id, user=user, revoked_at=None).exists():
+                        _, token_text = api_token_create(
+                            user=user, scope=ApiToken.Scope.INGEST, name="demo gateway", source_slugs=["demo-gateway"]
+                        )
+                    logins[role.value] = {"username": username, "token": token_text}
+                else:
+                    logins[role.value] = {"username": username, "password": password}
+        logins_path.parent.mkdir(parents=True, exist_ok=True)
+        logins_path.write_text(json.dumps(logins, indent=2))
+        logins_path.chmod(0o600)
+        self.stdout.write(f"Demo data loaded: {User.objects.count()} users.")
