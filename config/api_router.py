@@ -5,12 +5,15 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api.views import ApiTokenViewSet, MeApi, UserViewSet
 from core.api.views import DiagnosticsRunApi, JobRunViewSet, OrganizationSettingsApi
+from procurement.api.urls import ROUTES as PROCUREMENT_ROUTES
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("users", UserViewSet, basename="user")
 router.register("tokens", ApiTokenViewSet, basename="token")
 router.register("runs", JobRunViewSet, basename="run")
+for prefix, viewset, basename in PROCUREMENT_ROUTES:
+    router.register(prefix, viewset, basename=basename)
 
 app_name = "api"
 urlpatterns = [

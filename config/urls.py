@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/", include("config.api_router")),
     path("", include("core.urls")),
     path("", include("accounts.urls")),
+    path("", include("procurement.urls")),
     path("", include("insights.urls")),
 ]
 

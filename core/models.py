@@ -9,6 +9,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from .currencies import validate_currency
+from .fields import CurrencyField
 from .roles import Role
 
 
@@ -98,3 +99,49 @@ class JobRun(TimeStampedModel):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+
+class FxRate(models.Model):
+    """A daily exchange rate, ECB convention: 1 `base` buys `rate` `quote` (EUR, USD, 1.08)."""
+
+    class Source(models.TextChoices):
+        MANUAL = "manual"
+        ECB = "ecb", "ECB reference rates"
+        CSV = "csv", "CSV import"
+
+    date = models.DateField()
+    base = CurrencyField()
+    quote = CurrencyField()
+    rate = models.DecimalField(max_digits=24, decimal_places=10)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-date", "base", "quote"]
+        constraints = [
+            models.UniqueConstraint(fields=["date", "base", "quote"], name="fxrate_one_per_day_and_pair"),
+            models.CheckConstraint(condition=models.Q(rate__gt=0), name="fxrate_rate_positive"),
+            models.CheckConstraint(condition=~models.Q(base=models.F("quote")), name="fxrate_distinct_currencies"),
+        ]
+        indexes = [models.Index(fields=["base", "quote", "-date"], name="fxrate_pair_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.date} 1 {self.base} = {self.rate} {self.quote}"
+
+
+class StoredFile(models.Model):
+    """A file kept in PostgreSQL (core.storage.DatabaseStorage), so every machine sees it."""
+
+    name = models.CharField(max_length=500, unique=True)
+    content = models.BinaryField()
+    size = models.BigIntegerField()
+    content_type = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

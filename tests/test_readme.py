@@ -11,7 +11,11 @@ ROOT = Path(settings.BASE_DIR)
 def test_every_environment_variable_is_documented():
     readme = (ROOT / "README.md").read_text()
     names = set()
-    for path in [*(ROOT / "config" / "settings").glob("*.py"), ROOT / "scripts" / "run.py", ROOT / "scripts" / "test.py"]:
+    for path in [
+        *(ROOT / "config" / "settings").glob("*.py"),
+        ROOT / "scripts" / "run.py",
+        ROOT / "scripts" / "test.py",
+    ]:
         text = path.read_text()
         names |= set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]+)"', text))
         names |= set(re.findall(r'environ(?:\.get|\.setdefault)?\(\s*"([A-Z][A-Z0-9_]+)"', text))

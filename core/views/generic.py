@@ -6,12 +6,15 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.views import View
 from django.views.generic import DetailView, FormView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 from django_tables2.export import ExportMixin
 
-from core.policy import can
+from core.exceptions import ApplicationError
+from core.policy import CHANGE, can
 
 from .mixins import PolicyRequiredMixin
 
@@ -101,3 +104,66 @@ class ServiceFormView(PolicyRequiredMixin, FormView):
         context = super().get_context_data(**kwargs)
         context["title"] = self.title
         return context
+
+
+class ObjectEditView(ServiceFormView):
+    """Create (no lookup in the URL) or edit an object through a ModelForm and one service.
+
+    Subclasses set `model`, `form_class`, `lookup_field` (and the URL kwarg of the same name) and
+    implement `perform(form)` returning the saved object."""
+
+    model = None
+    lookup_field = "pk"
+    policy_action = CHANGE
+
+    def dispatch(self, request, *args, **kwargs):
+        self.object = None
+        if self.lookup_field in kwargs:
+            queryset = self.scope(self.model._default_manager.all()) if request.user.is_authenticated else None
+            if queryset is not None:
+                self.object = get_object_or_404(queryset, **{self.lookup_field: kwargs[self.lookup_field]})
+        return super().dispatch(request, *args, **kwargs)
+
+    @property
+    def title(self):
+        if self.object is not None:
+            return f"Edit {self.object}"
+        return f"New {self.model._meta.verbose_name}"
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        kwargs["instance"] = self.object
+        return kwargs
+
+    def get_success_url(self, result=None):
+        return result.get_absolute_url()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["object"] = self.object
+        return context
+
+
+class ObjectDeleteView(PolicyRequiredMixin, View):
+    """POST deletes through a service; a refusal (in use) comes back as a message."""
+
+    model = None
+    lookup_field = "pk"
+    policy_action = CHANGE
+    success_url_name = ""
+    http_method_names = ["post"]
+
+    def perform(self, obj) -> None:
+        raise NotImplementedError
+
+    def post(self, request, **kwargs):
+        obj = get_object_or_404(
+            self.scope(self.model._default_manager.all()), **{self.lookup_field: kwargs[self.lookup_field]}
+        )
+        try:
+            self.perform(obj)
+        except (ApplicationError, ValidationError) as exc:
+            messages.error(request, getattr(exc, "message", None) or " ".join(exc.messages))
+            return redirect(obj.get_absolute_url())
+        messages.success(request, f"{obj} deleted.")
+        return redirect(self.success_url_name)

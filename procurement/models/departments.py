@@ -1,4 +1,4 @@
-"""Departments (cost centres in a tree, with managers). Vendors, price book and budgets follow."""
+"""Departments: cost centres in a tree, with managers."""
 
 from __future__ import annotations
 
@@ -15,11 +15,17 @@ department_code_validator = RegexValidator(
 )
 
 
+UNALLOCATED = "UNALLOCATED"
+
+
 class Department(TimeStampedModel):
     """A cost centre. Its actuals include its sub-departments'; its managers see the subtree."""
 
     code = models.CharField(max_length=32, unique=True, validators=[department_code_validator])
     name = models.CharField(max_length=200)
+    is_system = models.BooleanField(
+        default=False, editable=False, help_text="Kept by TokenLedger (UNALLOCATED); cannot be changed or deleted."
+    )
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     managers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="managed_departments")
     history = HistoricalRecords(m2m_fields=[managers])
