@@ -120,3 +120,38 @@ class ApiToken(models.Model):
         if self.scope == self.Scope.INGEST:
             return slug in self.source_slugs
         return not self.source_slugs or slug in self.source_slugs
+
+
+class ApprovalRequest(models.Model):
+    """Four-eyes: a change that waits for a second person of the right role (DESIGN.md).
+
+    `payload` is the change in the API's JSON form; the handler registered for `action`
+    (accounts.approvals) validates it again and applies it when the request is approved."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        CANCELLED = "cancelled"
+
+    action = models.CharField(max_length=64)
+    resource = models.CharField(max_length=64, help_text="The policy resource whose 'approve' right is needed.")
+    object_key = models.CharField(max_length=200, help_text="The object's reference, code or id.")
+    summary = models.TextField()
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["resource", "object_key", "status"], name="approval_object_status")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.action} {self.object_key} ({self.status})"

@@ -76,9 +76,9 @@ def user_create_or_update(
     user.save()
     if role == Role.DEPARTMENT_MANAGER:
         if departments or created:
-            directory.departments().set_managed_departments(user, departments)
+            directory.departments().set_managed_departments(user, departments, actor=actor)
     else:
-        directory.departments().set_managed_departments(user, [])
+        directory.departments().set_managed_departments(user, [], actor=actor)
     return user, created
 
 

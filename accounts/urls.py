@@ -11,4 +11,7 @@ urlpatterns = [
     path("settings/api-tokens/", views.ApiTokenListView.as_view(), name="token_list"),
     path("settings/api-tokens/new/", views.ApiTokenCreateView.as_view(), name="token_create"),
     path("settings/api-tokens/<int:pk>/revoke/", views.ApiTokenRevokeView.as_view(), name="token_revoke"),
+    path("approvals/", views.ApprovalListView.as_view(), name="approval_list"),
+    path("approvals/<int:pk>/approve/", views.ApprovalDecisionView.as_view(approve=True), name="approval_approve"),
+    path("approvals/<int:pk>/reject/", views.ApprovalDecisionView.as_view(approve=False), name="approval_reject"),
 ]

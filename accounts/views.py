@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import django_tables2 as tables
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import Case, IntegerField, Value, When
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from core import directory
+from core.exceptions import ApplicationError
 from core.policy import CHANGE, can
 from core.views.generic import ObjectListView, ServiceFormView, add_service_errors
 from core.views.mixins import PolicyRequiredMixin
 
-from . import selectors, services
+from . import approvals, selectors, services
+from .api.approvals import ApprovalFilterSet
 from .filtersets import ApiTokenFilterSet, UserFilterSet
 from .forms import ApiTokenForm, UserForm
-from .models import User
+from .models import ApprovalRequest, User
 from .tables import ApiTokenTable, UserTable
 
 
@@ -137,3 +143,117 @@ class ApiTokenRevokeView(PolicyRequiredMixin, View):
         services.api_token_revoke(token=token, revoked_by=request.user)
         messages.success(request, f"Token tl_{token.key_id}_… revoked.")
         return redirect("accounts:token_list")
+
+
+# Four-eyes approvals ------------------------------------------------------------------------------
+
+# Where the object of a request is shown, by resource (URL names of higher apps, reversed lazily
+# like the sidebar's, so accounts imports none of them).
+APPROVAL_OBJECT_URLS = {"agreement": ("contracts:agreement_detail", "reference")}
+APPROVAL_COLOURS = {"pending": "yellow", "approved": "green", "rejected": "red", "cancelled": "secondary"}
+
+
+def approval_object_url(approval: ApprovalRequest) -> str | None:
+    url_name, kwarg = APPROVAL_OBJECT_URLS.get(approval.resource, (None, None))
+    if url_name is None:
+        return None
+    try:
+        return reverse(url_name, kwargs={kwarg: approval.object_key})
+    except NoReverseMatch:
+        return None
+
+
+class ApprovalTable(tables.Table):
+    id = tables.Column(verbose_name="#")
+    status = tables.Column()
+    resource = tables.Column(visible=False)  # shown under the object; exported on its own
+    object_key = tables.Column(verbose_name="Object", attrs={"td": {"class": "text-nowrap"}})
+    requested_by = tables.Column(accessor="requested_by__username", verbose_name="Asked by")
+    requested_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Asked (UTC)")
+    decided_by = tables.Column(accessor="decided_by__username", verbose_name="Decided by", default="—")
+    decided_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Decided (UTC)", visible=False)
+    actions = tables.TemplateColumn(
+        template_name="accounts/approval_actions.html", orderable=False, verbose_name="", exclude_from_export=True
+    )
+
+    class Meta:
+        model = ApprovalRequest
+        fields = (
+            "id",
+            "status",
+            "resource",
+            "object_key",
+            "summary",
+            "requested_by",
+            "requested_at",
+            "decided_by",
+            "decided_at",
+            "note",
+        )
+
+    def render_status(self, value, record):
+        return format_html(
+            '<span class="badge bg-{}-lt">{}</span>', APPROVAL_COLOURS.get(record.status, "secondary"), value
+        )
+
+    def value_status(self, record):
+        return record.status
+
+    def render_object_key(self, value, record):
+        url = approval_object_url(record)
+        label = format_html('<a href="{}">{}</a>', url, value) if url else value
+        return format_html('{}<div class="small text-secondary">{}</div>', label, record.resource.replace("_", " "))
+
+    def value_object_key(self, value):
+        return value
+
+
+class ApprovalListView(ObjectListView):
+    """Changes waiting for a second person, pending first; approve or reject them here."""
+
+    policy_resource = "approval"
+    table_class = ApprovalTable
+    filterset_class = ApprovalFilterSet
+    template_name = "accounts/approval_list.html"
+    title = "Approvals"
+    empty_message = "No approval requests."
+
+    def get_queryset(self):
+        pending_first = Case(
+            When(status=ApprovalRequest.Status.PENDING, then=Value(0)), default=Value(1), output_field=IntegerField()
+        )
+        return (
+            ApprovalRequest.objects.select_related("requested_by", "decided_by")
+            .annotate(pending_first=pending_first)
+            .order_by("pending_first", "-requested_at", "-id")
+        )
+
+
+class ApprovalDecisionView(PolicyRequiredMixin, View):
+    """POST approves (or rejects) through accounts.approvals; a refusal comes back as a message.
+    The requester's own "reject" is a withdrawal."""
+
+    policy_resource = "approval"
+    policy_action = CHANGE
+    http_method_names = ["post"]
+    approve = True
+
+    def post(self, request, pk: int):
+        approval = get_object_or_404(ApprovalRequest, pk=pk)
+        note = request.POST.get("note", "").strip()[:2000]
+        try:
+            if self.approve:
+                approvals.approval_approve(request=approval, approver=request.user, note=note)
+                messages.success(request, f"Approved #{approval.pk}: {approval.summary}.")
+            else:
+                decided = approvals.approval_reject(request=approval, approver=request.user, note=note)
+                verb = "Withdrew" if decided.status == ApprovalRequest.Status.CANCELLED else "Rejected"
+                messages.success(request, f"{verb} #{approval.pk}: {approval.summary}.")
+        except ApplicationError as exc:  # Forbidden, Conflict, or a change that no longer validates
+            messages.error(request, exc.message)
+        target = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            target = reverse("accounts:approval_list")
+        return redirect(target)

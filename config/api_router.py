@@ -3,16 +3,22 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from accounts.api.approvals import ApprovalViewSet
 from accounts.api.views import ApiTokenViewSet, MeApi, UserViewSet
+from contracts.api.urls import ROUTES as CONTRACTS_ROUTES
+from core.api.fx import FxRateViewSet
 from core.api.views import DiagnosticsRunApi, JobRunViewSet, OrganizationSettingsApi
 from procurement.api.urls import ROUTES as PROCUREMENT_ROUTES
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
+router.include_format_suffixes = False
 router.register("users", UserViewSet, basename="user")
 router.register("tokens", ApiTokenViewSet, basename="token")
 router.register("runs", JobRunViewSet, basename="run")
-for prefix, viewset, basename in PROCUREMENT_ROUTES:
+router.register("approvals", ApprovalViewSet, basename="approval")
+router.register("fx-rates", FxRateViewSet, basename="fxrate")
+for prefix, viewset, basename in PROCUREMENT_ROUTES + CONTRACTS_ROUTES:
     router.register(prefix, viewset, basename=basename)
 
 app_name = "api"

@@ -13,6 +13,7 @@ urlpatterns = [
     path("", include("core.urls")),
     path("", include("accounts.urls")),
     path("", include("procurement.urls")),
+    path("", include("contracts.urls")),
     path("", include("insights.urls")),
 ]
 

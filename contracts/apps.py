@@ -6,3 +6,6 @@ class ContractsConfig(AppConfig):
 
     name = "contracts"
     verbose_name = "Contracts"
+
+    def ready(self) -> None:
+        from . import services  # noqa: F401  (registers the four-eyes handler for agreement changes)

@@ -34,6 +34,9 @@ def currency_choices() -> list[tuple[str, str]]:
     return sorted((code, f"{code} — {name}") for code, (_, name) in _table().items())
 
 
+CURRENCY_CHOICES = currency_choices()  # one list, so the OpenAPI schema has one CurrencyEnum
+
+
 def validate_currency(value: str) -> None:
     if not is_currency(value):
         raise ValidationError(

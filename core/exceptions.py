@@ -16,10 +16,25 @@ class ApplicationError(Exception):
         self.extra = extra or {}
 
 
+class ValidationFailed(ApplicationError):
+    """Field errors of a nested object, shaped as DRF shapes them: {"price_rules": [{}, {"tiers":
+    ["..."]}]}. The API answers 400 {"message", "extra": {"fields": ...}}."""
+
+    def __init__(self, fields: dict[str, Any], message: str | None = None) -> None:
+        from core.api.errors import summarise_fields
+
+        super().__init__(message or summarise_fields(fields), extra={"fields": fields})
+        self.fields = fields
+
+
 class Conflict(ApplicationError):
     """The action conflicts with the object's state (issuing an issued invoice, ...)."""
 
     status_code = 409
+
+
+class NotFound(ApplicationError):
+    status_code = 404
 
 
 class Forbidden(ApplicationError):

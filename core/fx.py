@@ -77,8 +77,12 @@ class FxTable:
         self.pivots = tuple(dict.fromkeys(p for p in (*pivots, *EXTRA_PIVOTS) if p))
 
     @classmethod
-    def load(cls, start: date, end: date, *, reporting_currency: str | None = None) -> FxTable:
-        rows = FxRate.objects.filter(date__gte=start - timedelta(days=MAX_AGE_DAYS), date__lte=end).values_list(
+    def load(
+        cls, start: date, end: date, *, reporting_currency: str | None = None, lookback_days: int = MAX_AGE_DAYS
+    ) -> FxTable:
+        """Rates from `lookback_days` before `start` to `end`. A longer lookback lets a lookup
+        tell a stale rate (and its date) from a missing one."""
+        rows = FxRate.objects.filter(date__gte=start - timedelta(days=lookback_days), date__lte=end).values_list(
             "date", "base", "quote", "rate"
         )
         return cls(list(rows), pivots=(reporting_currency,) if reporting_currency else ())
@@ -132,7 +136,7 @@ def fx_quote(base: str, quote: str, on: date, *, reporting_currency: str | None 
         from .selectors import organization_settings
 
         reporting_currency = organization_settings().reporting_currency
-    return FxTable.load(on, on, reporting_currency=reporting_currency).quote(base, quote, on)
+    return FxTable.load(on, on, reporting_currency=reporting_currency, lookback_days=366).quote(base, quote, on)
 
 
 # Importing ---------------------------------------------------------------------------------------
@@ -261,18 +265,19 @@ def fx_rates_import_csv(data: bytes, *, actor=None, source: str = FxRate.Source.
                 existing[(row[1], row[2], row[3])] = (row[0], row[4])
             if progress:
                 progress(int(40 * (start + len(chunk)) / max(1, len(keys))))
-        to_create, to_update = [], []
+        to_create, changed = [], {}
         for key, rate in latest.items():
             if key in existing:
                 row_id, old = existing[key]
                 if old == rate:
                     result.unchanged += 1
                 else:
-                    to_update.append(
-                        FxRate(id=row_id, date=key[0], base=key[1], quote=key[2], rate=rate, source=source)
-                    )
+                    changed[row_id] = rate
             else:
                 to_create.append(FxRate(date=key[0], base=key[1], quote=key[2], rate=rate, source=source))
+        to_update = list(FxRate.objects.in_bulk(list(changed)).values())
+        for row in to_update:
+            row.rate, row.source = changed[row.pk], source
         if progress:
             progress(60)
         bulk_create_with_history(to_create, FxRate, batch_size=5000, default_user=actor)

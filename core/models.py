@@ -128,7 +128,12 @@ class FxRate(models.Model):
         indexes = [models.Index(fields=["base", "quote", "-date"], name="fxrate_pair_latest")]
 
     def __str__(self) -> str:
-        return f"{self.date} 1 {self.base} = {self.rate} {self.quote}"
+        return f"{self.date} 1 {self.base} = {self.rate.normalize()} {self.quote}"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("core:fxrate_edit", kwargs={"pk": self.pk})
 
 
 class StoredFile(models.Model):

@@ -26,6 +26,7 @@ NAV: list[tuple[str, list[NavItem]]] = [
         [
             NavItem("Dashboard", "insights:dashboard", "layout-dashboard", "dashboard"),
             NavItem("Alerts", "insights:alert_list", "bell", "alert"),
+            NavItem("Approvals", "accounts:approval_list", "checklist", "approval"),
         ],
     ),
     (
@@ -40,8 +41,10 @@ NAV: list[tuple[str, list[NavItem]]] = [
         "Contracts",
         [
             NavItem("Vendors", "procurement:vendor_list", "building-store", "vendor"),
+            NavItem("Price book", "procurement:vendormodel_list", "receipt-2", "vendor_model"),
+            NavItem("Certifications", "procurement:certification_list", "certificate", "vendor_certification"),
             NavItem("Agreements", "contracts:agreement_list", "file-certificate", "agreement"),
-            NavItem("FX rates", "procurement:fxrate_list", "currency-dollar", "fx_rate"),
+            NavItem("FX rates", "core:fxrate_list", "currency-dollar", "fx_rate"),
         ],
     ),
     (

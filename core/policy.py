@@ -49,6 +49,8 @@ POLICY: dict[str, Access] = {
     "api_token": Access(view=roles(Role.ADMIN, Role.AUDITOR), change=ADMIN),
     "job_run": Access(view=READERS),
     "history": Access(view=READERS),
+    # Four-eyes requests: readers see them; approving needs the target resource's "approve" right.
+    "approval": Access(view=READERS, change=PROCUREMENT | FINANCE),
     # Procurement domain
     "vendor": Access(view=STAFF, change=PROCUREMENT),
     "vendor_certification": Access(view=STAFF, change=PROCUREMENT),

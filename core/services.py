@@ -7,11 +7,12 @@ from typing import Any
 
 from celery import current_app
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .models import JobRun, OrganizationSettings
+from .models import FxRate, JobRun, OrganizationSettings
 
 logger = logging.getLogger(__name__)
 
@@ -120,3 +121,32 @@ def job_run_fail(*, run_id: int, message: str) -> None:
     JobRun.objects.filter(pk=run_id).update(
         status=JobRun.Status.FAILED, message=message, finished_at=timezone.now(), updated_at=timezone.now()
     )
+
+
+# FX rates ----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def fx_rate_save(*, fx_rate: FxRate | None = None, actor, **fields: Any) -> FxRate:
+    """Create or change one rate; one rate per date and pair (a clash is named in words)."""
+    rate = fx_rate or FxRate()
+    for name in ("date", "base", "quote", "rate"):
+        if name in fields:
+            setattr(rate, name, fields[name])
+    clash = FxRate.objects.filter(date=rate.date, base=rate.base, quote=rate.quote).exclude(pk=rate.pk).first()
+    if clash:
+        raise ValidationError(
+            {"date": [f"A {rate.base}/{rate.quote} rate for {rate.date} exists ({clash.rate}); change that one."]}
+        )
+    rate.full_clean()
+    rate._history_user = actor
+    rate.save()
+    return rate
+
+
+def fx_import_start(*, file, actor) -> JobRun:
+    """Keep the uploaded table (storage API) and import it in the background."""
+    from django.core.files.storage import default_storage
+
+    name = default_storage.save(f"fx-imports/{timezone.now():%Y%m%d-%H%M%S}-{file.name}", file)
+    return job_run_create(kind="fx_import", created_by=actor, params={"file": name}, task="core.fx_import")

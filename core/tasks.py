@@ -8,6 +8,7 @@ from celery import shared_task
 from django.core.mail import send_mail
 from django.db import connection
 
+from .exceptions import ApplicationError
 from .jobs import job
 from .models import JobRun
 
@@ -36,3 +37,24 @@ def _diagnostics(run: JobRun, report) -> dict:
 @shared_task(name="core.diagnostics", acks_late=True)
 def diagnostics(run_id: int) -> None:
     _diagnostics(run_id)
+
+
+@job
+def _fx_import(run: JobRun, report) -> dict:
+    from django.core.files.storage import default_storage
+
+    from .fx import FxImportError, fx_rates_import_csv
+
+    with default_storage.open(run.params["file"], "rb") as handle:
+        data = handle.read()
+    report(10, "Reading the rate table")
+    try:
+        result = fx_rates_import_csv(data, actor=run.created_by, progress=lambda p: report(10 + int(p * 0.9)))
+    except FxImportError as exc:
+        raise ApplicationError(str(exc)) from exc
+    return result.as_dict()
+
+
+@shared_task(name="core.fx_import", acks_late=True)
+def fx_import(run_id: int) -> None:
+    _fx_import(run_id)

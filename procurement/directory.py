@@ -36,11 +36,13 @@ class DepartmentDirectory:
         known = set(Department.objects.filter(code__in=codes).values_list("code", flat=True))
         return [code for code in codes if code not in known]
 
-    def set_managed_departments(self, user, codes: Sequence[str]) -> None:
-        """Changed from each department's side, so the department's history records it."""
+    def set_managed_departments(self, user, codes: Sequence[str], actor=None) -> None:
+        """Changed from each department's side, so the department's history records it (by `actor`)."""
         wanted = set(Department.objects.filter(code__in=codes))
         current = set(Department.objects.filter(managers=user))
         for department in current - wanted:
+            department._history_user = actor
             department.managers.remove(user)
         for department in wanted - current:
+            department._history_user = actor
             department.managers.add(user)

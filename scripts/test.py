@@ -40,6 +40,8 @@ def main(argv: list[str]) -> int:
 
     import pytest
 
+    if not any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) for arg in argv):
+        argv = ["-n", "auto", *argv]  # pytest-xdist: one process per core, each with its own test database
     try:
         return pytest.main(argv)
     finally:

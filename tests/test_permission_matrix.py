@@ -38,6 +38,10 @@ UI_PAGES = [r for r in PROTECTED if not r.is_api and not r.has_parameters and r.
 API_GETS = [r for r in PROTECTED if r.is_api and not r.has_parameters and r.answers_get]
 
 
+# Reads that need query parameters to answer at all.
+QUERIES = {"api:fxrate-convert": {"amount": "1", "from": "EUR", "to": "EUR", "date": "2026-01-01"}}
+
+
 def _expected(route, role: Role) -> int:
     view = route.view
     user = type("U", (), {"is_authenticated": True, "is_active": True, "role": role.value})()
@@ -69,7 +73,7 @@ def test_api_reads_answer_each_role_as_the_policy_says(route, role_world):
     assert anonymous.status_code == 401
     assert_error_shape(anonymous)
     for role in Role:
-        response = token_client(role_world.user(role), scope="read").get(url)
+        response = token_client(role_world.user(role), scope="read").get(url, QUERIES.get(route.name, {}))
         expected = _expected(route, role)
         if route.name == "api:me":
             expected = 200

@@ -150,8 +150,28 @@ STATICFILES_DIRS = [
     ("vendor/htmx", NODE_MODULES / "htmx.org/dist"),
     ("vendor/chartjs", NODE_MODULES / "chart.js/dist"),
 ]
+# Uploaded and generated files (signed contracts, feeds, PDFs): in PostgreSQL by default so
+# every machine shares them; FILE_STORAGE=s3 uses an S3-compatible store (django-storages).
+FILE_STORAGE = env.str("FILE_STORAGE", default="database")
+_FILE_BACKENDS = {
+    "database": {"BACKEND": "core.storage.DatabaseStorage"},
+    "filesystem": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "s3": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("AWS_STORAGE_BUCKET_NAME", default=""),
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default=None),
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default=None),
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default=None),
+            "region_name": env.str("AWS_S3_REGION_NAME", default=None),
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    },
+}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _FILE_BACKENDS[FILE_STORAGE],
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
@@ -342,7 +362,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "ENUM_NAME_OVERRIDES": {"RoleEnum": "core.roles.Role"},
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "core.roles.Role",
+        "CurrencyEnum": "core.currencies.CURRENCY_CHOICES",
+        "TokenClassEnum": "contracts.models.TokenClass",
+    },
 }
 
 # DJANGO-ALLAUTH

@@ -20,7 +20,7 @@ def error_body(message: str, extra: dict[str, Any] | None = None) -> dict[str, A
     return {"message": message, "extra": extra or {}}
 
 
-def _summarise(fields: Any) -> str:
+def summarise_fields(fields: Any) -> str:
     """'Invalid input: tiers — Tiers must start at 0 tokens.' for the first field error."""
     if isinstance(fields, dict) and fields:
         name, errors = next(iter(fields.items()))
@@ -65,7 +65,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
     if isinstance(exc, exceptions.ValidationError):
         fields = exc.detail
-        response.data = error_body(_summarise(fields), {"fields": fields})
+        response.data = error_body(summarise_fields(fields), {"fields": fields})
     elif isinstance(exc, exceptions.Throttled):
         response.data = error_body("Too many requests; slow down.", {"wait_seconds": exc.wait})
     else:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from core.currencies import currency_choices
+from core.currencies import CURRENCY_CHOICES
 from core.roles import Role
 
 from ..models import JobRun, OrganizationSettings
@@ -37,7 +37,7 @@ class JobRunSerializer(serializers.ModelSerializer):
 
 
 class OrganizationSettingsSerializer(serializers.ModelSerializer):
-    reporting_currency = serializers.ChoiceField(choices=currency_choices())
+    reporting_currency = serializers.ChoiceField(choices=CURRENCY_CHOICES)
     mfa_required_roles = serializers.ListField(child=serializers.ChoiceField(choices=Role.choices), required=False)
 
     class Meta:

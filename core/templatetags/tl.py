@@ -32,3 +32,22 @@ def status_colour(status: str) -> str:
         "revoked": "red",
         "expired": "orange",
     }.get(str(status), "secondary")
+
+
+HISTORY_IGNORED = {"updated_at", "created_at"}
+
+
+@register.filter
+def history_changes(record) -> list[dict]:
+    """What a history row changed compared with the row before it: [{field, old, new}]."""
+    previous = getattr(record, "prev_record", None)
+    if previous is None:
+        return []
+    delta = record.diff_against(previous)
+    changes = []
+    for change in delta.changes:
+        if change.field in HISTORY_IGNORED:
+            continue
+        field = record.instance_type._meta.get_field(change.field)
+        changes.append({"field": field.verbose_name, "old": change.old, "new": change.new})
+    return changes

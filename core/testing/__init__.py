@@ -59,8 +59,8 @@ def build_role_world() -> RoleWorld:
     return RoleWorld(users=users, inside=inside, inside_child=inside_child, outside=outside)
 
 
-def token_client(user, scope: str = "write", sources: list[str] | None = None) -> APIClient:
-    """An API client authenticated by a real bearer token of the user."""
+def bearer_header(user, scope: str = "write", sources: list[str] | None = None) -> str:
+    """`Bearer <token>` for a real token of the user (created directly, whatever the scope)."""
     from accounts.models import ApiToken
     from accounts.services import _new_token_text
 
@@ -68,8 +68,13 @@ def token_client(user, scope: str = "write", sources: list[str] | None = None) -
     ApiToken.objects.create(
         user=user, key_id=key_id, token_hash=ApiToken.hash_token(text), scope=scope, source_slugs=sources or []
     )
+    return f"Bearer {text}"
+
+
+def token_client(user, scope: str = "write", sources: list[str] | None = None) -> APIClient:
+    """An API client authenticated by a real bearer token of the user."""
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {text}")
+    client.credentials(HTTP_AUTHORIZATION=bearer_header(user, scope, sources))
     return client
 
 

@@ -11,7 +11,6 @@ import procurement.models.vendors
 import procurement.validators
 import simple_history.models
 from django.conf import settings
-from django.contrib.postgres.operations import BtreeGistExtension
 from django.db import migrations, models
 
 
@@ -24,8 +23,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # The price book's no-overlap exclusion constraint compares vendor and model with "=".
-        BtreeGistExtension(),
         migrations.CreateModel(
             name='Vendor',
             fields=[
@@ -307,7 +304,7 @@ class Migration(migrations.Migration):
             options={
                 'ordering': ['vendor__name', 'model', '-effective_from'],
                 'indexes': [models.Index(fields=['vendor', 'model', '-effective_from'], name='vendormodel_lookup')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('effective_to__isnull', True), ('effective_to__gte', models.F('effective_from')), _connector='OR'), name='vendormodel_to_after_from'), django.contrib.postgres.constraints.ExclusionConstraint(expressions=[('vendor', '='), ('model', '='), (procurement.models.vendors.DateRange('effective_from', 'effective_to', models.Value('[]')), '&&')], name='vendormodel_no_overlap')],
+                'constraints': [models.CheckConstraint(condition=models.Q(('effective_to__isnull', True), ('effective_to__gte', models.F('effective_from')), _connector='OR'), name='vendormodel_to_after_from')],
             },
         ),
     ]

@@ -8,6 +8,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
 from core.fields import AmountField, CurrencyField
@@ -63,8 +64,14 @@ class Budget(TimeStampedModel):
                 name="budget_one_per_year_and_vendor",
             ),
             models.CheckConstraint(condition=Q(amount__gte=0), name="budget_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(monthly_amounts__len=0) | Q(monthly_amounts__len=12), name="budget_twelve_months_or_none"
+            ),
         ]
 
     def __str__(self) -> str:
         scope = f" · {self.vendor}" if self.vendor_id else ""
         return f"{self.department.code} FY{self.fiscal_year}{scope}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("procurement:budget_detail", kwargs={"pk": self.pk})

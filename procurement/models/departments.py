@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
 from simple_history.models import HistoricalRecords
 
 from core.models import TimeStampedModel
@@ -32,6 +34,10 @@ class Department(TimeStampedModel):
 
     class Meta:
         ordering = ["code"]
+        constraints = [models.CheckConstraint(condition=~Q(parent=F("id")), name="department_not_own_parent")]
 
     def __str__(self) -> str:
         return f"{self.code} — {self.name}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("procurement:department_detail", kwargs={"code": self.code})

@@ -8,18 +8,24 @@ from __future__ import annotations
 
 import json
 import secrets
+from datetime import date
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import ApiToken, User
 from accounts.services import api_token_create, user_create_or_update
+from contracts.demo import load_agreements
+from core.demo import load_fx_rates
 from core.roles import Role
 from core.services import organization_settings_ensure
-from procurement.demo import load_departments
+from procurement.demo import load_budgets, load_certifications, load_departments, load_price_book, load_vendors
 from usage.demo import load_sources
+
+FX_FROM = date(2025, 1, 1)
 
 DEMO_USERS = [
     # role, username, first, last, departments
@@ -52,7 +58,15 @@ class Command(BaseCommand):
                 org.issuer_address = "1 Ledger Street\nLondon EC2A 4NE\nUnited Kingdom"
                 org.issuer_email = "finance@example.com"
                 org.save()
+            today = timezone.now().date()
+            fx_added = load_fx_rates(FX_FROM, today)
             load_departments()
+            vendors = load_vendors()
+            prices_added = load_price_book(vendors)
+            load_certifications(vendors, today)
+            fiscal_year = today.year if today.month >= org.fiscal_year_start_month else today.year - 1
+            budgets_added = load_budgets(fiscal_year, vendors)
+            agreements_added = len(load_agreements())
             load_sources()
             for role, username, first, last, departments in DEMO_USERS:
                 login = logins.get(role.value, {})
@@ -80,4 +94,7 @@ class Command(BaseCommand):
         logins_path.parent.mkdir(parents=True, exist_ok=True)
         logins_path.write_text(json.dumps(logins, indent=2))
         logins_path.chmod(0o600)
-        self.stdout.write(f"Demo data loaded: {User.objects.count()} users.")
+        self.stdout.write(
+            f"Demo data loaded: {len(vendors)} vendors ({prices_added} new list prices), {budgets_added} new budgets, "
+            f"{agreements_added} new agreements, {fx_added} new FX rates, {User.objects.count()} users."
+        )

@@ -1,0 +1,54 @@
+"""The demo company loads completely, and loading it again changes nothing."""
+
+import json
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from contracts.models import Agreement, Commitment, PriceRule
+from core.models import FxRate
+from procurement.models import Budget, Department, Vendor, VendorCertification, VendorModel
+from procurement.selectors import list_price_for
+
+pytestmark = pytest.mark.django_db
+
+
+def test_load_demo_twice(tmp_path):
+    logins = tmp_path / "logins.json"
+    call_command("load_demo", "--logins-file", str(logins), stdout=StringIO())
+    counts = [
+        m.objects.count() for m in (Vendor, VendorModel, Budget, Agreement, FxRate, Department, VendorCertification)
+    ]
+    first = json.loads(logins.read_text())
+    call_command("load_demo", "--logins-file", str(logins), stdout=StringIO())
+    assert [
+        m.objects.count() for m in (Vendor, VendorModel, Budget, Agreement, FxRate, Department, VendorCertification)
+    ] == counts
+    assert json.loads(logins.read_text()) == first  # same passwords and token on every run
+
+    assert set(Vendor.objects.values_list("slug", flat=True)) == {
+        "deepseek",
+        "alibaba",
+        "moonshot",
+        "zhipu",
+        "openai",
+        "anthropic",
+        "openrouter",
+    }
+    assert 12 <= Department.objects.filter(is_system=False).count() <= 14
+    assert set(first) == {"admin", "procurement", "finance", "department_manager", "auditor", "service"}
+    # list prices come from LiteLLM's table, per million tokens
+    gpt4o = Vendor.objects.get(slug="openai")
+    from datetime import date
+
+    assert list_price_for(gpt4o, "gpt-4o", date(2026, 5, 1)).input_price == Decimal("2.5")
+    assert list_price_for(gpt4o, "gpt-4o", date(2024, 6, 1)).input_price == Decimal("5")
+    # three agreements in CNY and USD with graduated and volume tiers, take-or-pay and prepaid
+    assert sorted(Agreement.objects.values_list("currency", flat=True)) == ["CNY", "CNY", "USD"]
+    assert {"graduated", "volume", "flat"} <= set(PriceRule.objects.values_list("schedule", flat=True))
+    assert {"take_or_pay", "prepaid"} == set(Commitment.objects.values_list("treatment", flat=True))
+    assert any(c.status == "expiring" for c in VendorCertification.objects.all())
+    # FX rates for every business day of the demo period
+    assert FxRate.objects.filter(base="EUR", quote="CNY").count() > 400
