@@ -9,6 +9,8 @@ from contracts.api.urls import ROUTES as CONTRACTS_ROUTES
 from core.api.fx import FxRateViewSet
 from core.api.views import DiagnosticsRunApi, JobRunViewSet, OrganizationSettingsApi
 from procurement.api.urls import ROUTES as PROCUREMENT_ROUTES
+from usage.api.urls import PATHS as USAGE_PATHS
+from usage.api.urls import ROUTES as USAGE_ROUTES
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -18,7 +20,7 @@ router.register("tokens", ApiTokenViewSet, basename="token")
 router.register("runs", JobRunViewSet, basename="run")
 router.register("approvals", ApprovalViewSet, basename="approval")
 router.register("fx-rates", FxRateViewSet, basename="fxrate")
-for prefix, viewset, basename in PROCUREMENT_ROUTES + CONTRACTS_ROUTES:
+for prefix, viewset, basename in PROCUREMENT_ROUTES + CONTRACTS_ROUTES + USAGE_ROUTES:
     router.register(prefix, viewset, basename=basename)
 
 app_name = "api"
@@ -26,5 +28,6 @@ urlpatterns = [
     path("me", MeApi.as_view(), name="me"),
     path("settings", OrganizationSettingsApi.as_view(), name="settings"),
     path("runs/diagnostics", DiagnosticsRunApi.as_view(), name="run-diagnostics"),
+    *USAGE_PATHS,
     *router.urls,
 ]

@@ -218,3 +218,13 @@ def budget_phasing(budget: Budget, *, start_month: int | None = None) -> list[tu
             share = (budget.amount / 12).quantize(quantum, rounding=ROUND_DOWN)
             amounts = [share] * 11 + [tidy_amount(budget.amount - share * 11, budget.currency)]
     return list(zip(fiscal_year_months(budget.fiscal_year, start_month), amounts, strict=True))
+
+
+def unallocated_department() -> Department:
+    """The system department usage goes to when no rule attributes it (created if missing)."""
+    from .models.departments import UNALLOCATED
+
+    department, _ = Department.objects.get_or_create(
+        code=UNALLOCATED, defaults={"name": "Unallocated (no attribution rule matched)", "is_system": True}
+    )
+    return department

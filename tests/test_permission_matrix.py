@@ -39,7 +39,10 @@ API_GETS = [r for r in PROTECTED if r.is_api and not r.has_parameters and r.answ
 
 
 # Reads that need query parameters to answer at all.
-QUERIES = {"api:fxrate-convert": {"amount": "1", "from": "EUR", "to": "EUR", "date": "2026-01-01"}}
+QUERIES = {
+    "api:fxrate-convert": {"amount": "1", "from": "EUR", "to": "EUR", "date": "2026-01-01"},
+    "api:usage-summary": {"start": "2026-01-01", "end": "2026-02-01"},
+}
 
 
 def _expected(route, role: Role) -> int:

@@ -13,3 +13,4 @@ class UsageConfig(AppConfig):
         from .directory import SourceDirectory
 
         directory.registry.sources = SourceDirectory()
+        from . import tasks  # noqa: F401  (registered here, so eager mode and apply_async find them)

@@ -40,6 +40,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
+# A second connection to the same database, in autocommit, for progress that must be visible
+# while a long run works inside its own transaction (usage.services.progress).
+DATABASES["progress"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
 # https://docs.djangoproject.com/en/5.2/ref/settings/#std-setting-DEFAULT_AUTO_FIELD
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -366,6 +369,9 @@ SPECTACULAR_SETTINGS = {
         "RoleEnum": "core.roles.Role",
         "CurrencyEnum": "core.currencies.CURRENCY_CHOICES",
         "TokenClassEnum": "contracts.models.TokenClass",
+        "RunStatusEnum": "core.models.JobRun.Status",
+        "AgreementStatusEnum": "contracts.models.Agreement.Status",
+        "ApprovalStatusEnum": "accounts.models.ApprovalRequest.Status",
     },
 }
 
@@ -446,3 +452,8 @@ TOKENLEDGER_DEFAULT_FISCAL_YEAR_START_MONTH = env.int("FISCAL_YEAR_START_MONTH",
 # API tokens: refresh last_used_at at most this often (seconds) to keep reads write-free.
 API_TOKEN_LAST_USED_RESOLUTION = env.int("API_TOKEN_LAST_USED_RESOLUTION", default=60)
 API_TOKEN_DEFAULT_EXPIRY_DAYS = env.int("API_TOKEN_DEFAULT_EXPIRY_DAYS", default=365)
+# Usage ingestion (DESIGN.md, ingestion interfaces)
+USAGE_MAX_RECORDS_PER_REQUEST = env.int("USAGE_MAX_RECORDS_PER_REQUEST", default=50_000)
+USAGE_MAX_BODY_BYTES = env.int("USAGE_MAX_BODY_BYTES", default=64 * 1024 * 1024)
+USAGE_FUTURE_TOLERANCE_MINUTES = env.int("USAGE_FUTURE_TOLERANCE_MINUTES", default=10)
+USAGE_FILE_CHUNK_ROWS = env.int("USAGE_FILE_CHUNK_ROWS", default=10_000)

@@ -11,6 +11,8 @@ from .base import *  # noqa: F403
 from .base import REST_FRAMEWORK, env
 
 DEBUG = False
+# Progress goes through the test's own connection (tests run inside one transaction).
+DATABASES.pop("progress", None)
 # Static files straight from the finders: tests never run collectstatic.
 WHITENOISE_USE_FINDERS = True
 # Fast hashing: tests create many users; production keeps scrypt.

@@ -1,0 +1,54 @@
+"""Shared by the benchmarks: a fresh database on the server DATABASE_URL points to."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def server_url() -> str:
+    return os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tokenledger")
+
+
+def database_url(name: str) -> str:
+    parts = urlsplit(server_url())
+    path = parts.path
+    if path.startswith("/%2F") or path.startswith("/%2f"):  # a socket directory in the path
+        socket_dir = path.rsplit("/", 1)[0]
+        return urlunsplit(parts._replace(path=f"{socket_dir}/{name}"))
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def psycopg_conninfo(url: str) -> str:
+    """A libpq connection string for a django-environ style URL."""
+    import environ
+
+    cfg = environ.Env.db_url_config(url)
+    pieces = [f"dbname={cfg['NAME']}", f"user={cfg['USER'] or 'postgres'}"]
+    if cfg.get("HOST"):
+        pieces.append(f"host={cfg['HOST']}")
+    if cfg.get("PORT"):
+        pieces.append(f"port={cfg['PORT']}")
+    if cfg.get("PASSWORD"):
+        pieces.append(f"password={cfg['PASSWORD']}")
+    return " ".join(pieces)
+
+
+def fresh_database(name: str) -> str:
+    """Drop and create database `name`, migrate it, and return its URL."""
+    import psycopg
+
+    admin = psycopg_conninfo(database_url("postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = database_url(name)
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.local"}
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([sys.executable, "manage.py", "createcachetable"], cwd=ROOT, env=env, check=True)
+    return url

@@ -1,0 +1,246 @@
+from __future__ import annotations
+
+from datetime import date
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+
+from core.api.base import APIView, ModelViewSet, ReadOnlyModelViewSet
+from core.api.serializers import RunCreatedSerializer
+from core.exceptions import ApplicationError, PayloadTooLarge, UnsupportedFormat
+
+from .. import selectors, services
+from ..filtersets import AttributionRuleFilterSet, IngestionRunFilterSet, SourceFilterSet
+from ..models import AttributionRule, Source
+from ..pipeline.formats import FeedError, decode, json_array, ndjson
+from .serializers import (
+    AttributionRuleSerializer,
+    FileUploadSerializer,
+    IngestAnswerSerializer,
+    IngestionRunSerializer,
+    RejectedRowSerializer,
+    ReplaySerializer,
+    SourceSerializer,
+    SummarySerializer,
+)
+
+NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/json-seq")
+
+
+class UsageRecordsIngestApi(APIView):
+    """Push usage: a JSON array of records, or NDJSON (`Content-Type: application/x-ndjson`), at
+    most 50 000 records. `?atomic=true` makes the batch all-or-nothing."""
+
+    policy_resource = "usage"
+    policy_actions = {"post": "ingest"}
+    parser_classes: list = []  # the body is read here, fast, without DRF's parsers
+
+    def _records(self, request) -> list:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > settings.USAGE_MAX_BODY_BYTES:
+            raise PayloadTooLarge(f"The body is {length} bytes; the limit is {settings.USAGE_MAX_BODY_BYTES}.")
+        body = request.body
+        content_type = (request.content_type or "application/json").split(";")[0].strip().lower()
+        try:
+            if content_type in NDJSON_TYPES:
+                records = list(ndjson(decode(body)))
+            elif content_type in ("application/json", "text/json", ""):
+                records = list(enumerate(json_array(body)))
+            else:
+                raise UnsupportedFormat(
+                    f"Send a JSON array (application/json) or NDJSON (application/x-ndjson), not {content_type}."
+                )
+        except FeedError as exc:
+            raise ApplicationError(str(exc)) from exc
+        if len(records) > settings.USAGE_MAX_RECORDS_PER_REQUEST:
+            raise PayloadTooLarge(
+                f"{len(records)} records in one request; the limit is {settings.USAGE_MAX_RECORDS_PER_REQUEST}."
+            )
+        return records
+
+    @extend_schema(
+        request={"application/json": OpenApiTypes.OBJECT, "application/x-ndjson": OpenApiTypes.STR},
+        parameters=[OpenApiParameter("atomic", bool, description="All or nothing")],
+        responses=IngestAnswerSerializer,
+    )
+    def post(self, request):
+        records = self._records(request)
+        atomic = request.query_params.get("atomic", "").lower() in ("1", "true", "yes")
+        try:
+            run, result = services.records_ingest(
+                records=records, actor=request.user, token=request.auth, atomic=atomic
+            )
+        except services.AtomicRejection as exc:
+            return Response({"message": exc.message, "extra": exc.extra}, status=status.HTTP_400_BAD_REQUEST)
+        counts = result.counts
+        return Response(
+            {
+                "run": run.pk if run else None,
+                "accepted": counts["accepted"],
+                "duplicates": counts["duplicates"],
+                "restated": counts["restated"],
+                "rejected": counts["rejected"],
+                "errors": [r.as_error() for r in result.rejected],
+            }
+        )
+
+
+class UsageFileUploadApi(APIView):
+    """Upload a feed file → 202 {"run": id}; a worker ingests it (`GET usage/runs/{id}`)."""
+
+    policy_resource = "usage"
+    policy_actions = {"post": "ingest"}
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": FileUploadSerializer}, responses={202: RunCreatedSerializer})
+    def post(self, request):
+        form = FileUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        options = {k: data[k] for k in ("vendor", "model", "timezone", "start") if data.get(k)}
+        run = services.file_upload(
+            file=data["file"],
+            format=data["format"],
+            source=data["source"],
+            actor=request.user,
+            token=request.auth,
+            options=options,
+        )
+        return Response({"run": run.pk}, status=status.HTTP_202_ACCEPTED)
+
+
+class IngestionRunViewSet(ReadOnlyModelViewSet):
+    """Ingestion runs with their counts; `rejected` lists the rows kept; `replay` tries them again."""
+
+    policy_resource = "ingestion_run"
+    policy_actions = {"rejected": "view"}
+    owner_field = "created_by"
+    serializer_class = IngestionRunSerializer
+    filterset_class = IngestionRunFilterSet
+    ordering_fields = ["created_at", "finished_at", "status", "received", "rejected"]
+
+    def get_queryset(self):
+        return self.scope_queryset(selectors.ingestion_runs())
+
+    @extend_schema(responses=RejectedRowSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def rejected(self, request, pk=None):
+        run = self.get_object()
+        rows = run.rejected_rows.filter(resolved_at__isnull=True).order_by("row", "id")
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(RejectedRowSerializer(page, many=True).data)
+
+    @extend_schema(request=ReplaySerializer, responses={202: RunCreatedSerializer})
+    @action(detail=True, methods=["post"])
+    def replay(self, request, pk=None):
+        run = self.get_object()
+        body = ReplaySerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        replay = services.rejected_rows_replay(
+            run=run, corrections=body.validated_data.get("rows"), actor=request.user, token=request.auth
+        )
+        return Response({"run": replay.pk}, status=status.HTTP_202_ACCEPTED)
+
+
+class SourceViewSet(ModelViewSet):
+    """Usage sources, addressed by slug (`usage/sources/openai-prod/`)."""
+
+    policy_resource = "usage_source"
+    serializer_class = SourceSerializer
+    filterset_class = SourceFilterSet
+    lookup_field = "slug"
+    ordering_fields = ["slug", "name", "format", "created_at"]
+
+    def get_queryset(self):
+        return self.scope_queryset(Source.objects.select_related("vendor"))
+
+    def perform_create(self, serializer):
+        serializer.instance = services.source_save(actor=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.source_save(
+            source=serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        services.source_delete(source=instance, actor=self.request.user)
+
+
+class AttributionRuleViewSet(ModelViewSet):
+    """Rules from a vendor dimension's value to a department; changing one re-attributes the
+    records it concerns in the background."""
+
+    policy_resource = "attribution_rule"
+    serializer_class = AttributionRuleSerializer
+    filterset_class = AttributionRuleFilterSet
+    ordering_fields = ["priority", "dimension", "value", "created_at"]
+
+    def get_queryset(self):
+        return self.scope_queryset(AttributionRule.objects.select_related("department"))
+
+    def perform_create(self, serializer):
+        serializer.instance = services.attribution_rule_save(actor=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.attribution_rule_save(
+            rule=serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        services.attribution_rule_delete(rule=instance, actor=self.request.user)
+
+
+class UsageSummaryApi(APIView):
+    """Totals from the daily rollups: `start`, `end` (exclusive), `group_by` (vendor, model,
+    department, day, month), filters `vendor`, `department` (with its sub-departments), `model`."""
+
+    policy_resource = "usage"
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("start", date, required=True),
+            OpenApiParameter("end", date, required=True, description="Exclusive"),
+            OpenApiParameter("group_by", str, description="Comma-separated: vendor,model,department,day,month"),
+            OpenApiParameter("vendor", str),
+            OpenApiParameter("department", str),
+            OpenApiParameter("model", str),
+        ],
+        responses=SummarySerializer,
+    )
+    def get(self, request):
+        params = request.query_params
+        errors: dict[str, list[str]] = {}
+        dates = {}
+        for name in ("start", "end"):
+            try:
+                dates[name] = date.fromisoformat(params.get(name, ""))
+            except ValueError:
+                errors[name] = ["Give a date as YYYY-MM-DD."]
+        groups = tuple(g.strip() for g in params.get("group_by", "").split(",") if g.strip())
+        unknown = [g for g in groups if g not in selectors.GROUPS]
+        if unknown:
+            errors["group_by"] = [f"Unknown grouping {', '.join(unknown)}; use vendor, model, department, day, month."]
+        if not errors and dates["end"] <= dates["start"]:
+            errors["end"] = ["end is exclusive and must come after start."]
+        if errors:
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError(errors)
+
+        def values(name):
+            return tuple(v for raw in params.getlist(name) for v in raw.split(",") if v)
+
+        query = selectors.SummaryQuery(
+            start=dates["start"],
+            end=dates["end"],
+            group_by=tuple(dict.fromkeys(groups)),
+            vendors=values("vendor"),
+            departments=values("department"),
+            models=values("model"),
+        )
+        return Response(selectors.usage_summary(query, user=request.user))

@@ -1,0 +1,195 @@
+"""Usage records, their idempotency keys and earlier versions, rejected rows, daily rollups.
+
+Layout for scale. `usage_record` carries no unique constraint of its own, so it can be turned
+into a table partitioned by month on `bucket_start` (its primary key then becomes (id,
+bucket_start)). Idempotency stays global in `usage_key`, one row per key across all months,
+mapping the key to the current record and the hash of its values: the same key with the same
+values is a duplicate, with other values a restatement. See the README, "Usage records".
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from core.fields import CostField, CurrencyField
+from procurement.models import Department, Vendor
+
+from .runs import IngestionRun
+from .sources import Source
+
+
+class UsageKey(models.Model):
+    """The global idempotency index: the record's key (16 bytes of BLAKE2b) → the current record."""
+
+    key = models.BinaryField(primary_key=True, max_length=16)
+    record_id = models.BigIntegerField()
+    bucket_start = models.DateTimeField(help_text="Lets a lookup go straight to the record's month.")
+    content = models.BinaryField(max_length=16, help_text="BLAKE2b (16 bytes) of the record's values.")
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        db_table = "usage_key"
+
+    def __str__(self) -> str:
+        return f"key {bytes(self.key).hex()} → record {self.record_id} v{self.version}"
+
+
+class UsageRecord(models.Model):
+    """One feed bucket or request, as last stated, with its attribution and rated cost."""
+
+    class FxStatus(models.TextChoices):
+        SAME = "same", "Same currency"
+        OK = "ok", "Converted"
+        MISSING = "missing", "No rate"
+        STALE = "stale", "Rate older than 7 days"
+
+    class Rating(models.TextChoices):
+        LIST = "list", "List price"
+        CONTRACT = "contract", "Agreement"
+        UNPRICED = "unpriced", "No price"
+
+    id = models.BigAutoField(primary_key=True)
+    key = models.BinaryField(max_length=16)
+    external_id = models.CharField(max_length=255, null=True, blank=True)
+    # The hot fact table carries no database-level foreign keys: per-row constraint triggers would
+    # cost a third of an ingest. Ingestion checks every reference against the reference data it
+    # loads for the batch, and Django still refuses (PROTECT) deleting what records point to.
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
+    model = models.CharField(max_length=200)
+    bucket_start = models.DateTimeField()
+    bucket_end = models.DateTimeField(null=True, blank=True)
+    usage_date = models.DateField(help_text="The UTC date of bucket_start.")
+    input_tokens = models.BigIntegerField(default=0)
+    cached_input_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    requests = models.BigIntegerField(default=1)
+    failed_requests = models.BigIntegerField(default=0)
+    latency_ms = models.FloatField(null=True, blank=True)
+    latency_p50_ms = models.FloatField(null=True, blank=True)
+    latency_p90_ms = models.FloatField(null=True, blank=True)
+    project_id = models.CharField(max_length=255, null=True, blank=True)
+    api_key_id = models.CharField(max_length=255, null=True, blank=True)
+    workspace_id = models.CharField(max_length=255, null=True, blank=True)
+    user_id = models.CharField(max_length=255, null=True, blank=True)
+    service_tier = models.CharField(max_length=64, null=True, blank=True)
+    region = models.CharField(max_length=64, null=True, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    department = models.ForeignKey(
+        Department, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    department_explicit = models.BooleanField(default=False, help_text="The record named its department.")
+    attribution_rule_id = models.BigIntegerField(null=True, blank=True)
+    # Rating: cost in `cost_currency` (the agreement's, or the list price's), then in the reporting
+    # currency. Exact at 12 places; rounding happens only on invoice lines.
+    rating = models.CharField(max_length=16, choices=Rating.choices, default=Rating.UNPRICED)
+    off_contract = models.BooleanField(default=True)
+    cost = CostField(null=True, blank=True)
+    list_cost = CostField(null=True, blank=True)
+    cost_currency = CurrencyField(blank=True)
+    cost_reporting = CostField(null=True, blank=True)
+    list_cost_reporting = CostField(null=True, blank=True)
+    reporting_currency = CurrencyField(blank=True)
+    fx_rate = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True)
+    fx_date = models.DateField(null=True, blank=True)
+    fx_status = models.CharField(max_length=8, choices=FxStatus.choices, blank=True)
+    rating_detail = models.JSONField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    run = models.ForeignKey(
+        IngestionRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "usage_record"
+        # Only the index a query needs: records of a vendor in time order (drill-down, and the
+        # rating order). Summaries and dashboards read the daily rollups, never this table.
+        indexes = [models.Index(fields=["vendor", "bucket_start"], name="usage_record_vendor_time")]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_id}/{self.model} {self.bucket_start:%Y-%m-%d %H:%M} v{self.version}"
+
+
+class UsageRecordVersion(models.Model):
+    """An earlier version of a restated record, as it was (DESIGN.md: kept in history)."""
+
+    record_id = models.BigIntegerField(db_index=True)
+    version = models.PositiveIntegerField()
+    data = models.JSONField()
+    superseded_at = models.DateTimeField()
+    superseded_by_run = models.ForeignKey(
+        IngestionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+
+    class Meta:
+        db_table = "usage_record_version"
+        ordering = ["record_id", "version"]
+        constraints = [models.UniqueConstraint(fields=["record_id", "version"], name="usage_version_unique")]
+
+    def __str__(self) -> str:
+        return f"record {self.record_id} v{self.version}"
+
+
+class RejectedRow(models.Model):
+    """A row that could not be ingested, kept with its raw text and reasons until it is
+    corrected and replayed (then `resolved_by` names the run that took it)."""
+
+    run = models.ForeignKey(IngestionRun, on_delete=models.CASCADE, related_name="rejected_rows")
+    row = models.PositiveIntegerField(help_text="Index in the batch (from 0), or line number in the file (from 1).")
+    raw = models.TextField()
+    reasons = models.JSONField(default=list)
+    external_id = models.CharField(max_length=255, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        IngestionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="resolved_rows"
+    )
+
+    class Meta:
+        ordering = ["run", "row", "id"]
+        indexes = [
+            models.Index(
+                fields=["run", "row"], name="rejected_open_by_run", condition=models.Q(resolved_at__isnull=True)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} row {self.row}"
+
+
+class DailyRollup(models.Model):
+    """Department × vendor × model × day totals, kept exact on insert, restatement and
+    re-attribution; the summary API and dashboards read these."""
+
+    day = models.DateField()
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+", db_index=False)
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="+", db_index=False)
+    model = models.CharField(max_length=200)
+    records = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    cached_input_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    requests = models.BigIntegerField(default=0)
+    failed_requests = models.BigIntegerField(default=0)
+    cost = CostField(default=0, help_text="In the reporting currency.")
+    list_cost = CostField(default=0, help_text="In the reporting currency.")
+    unpriced_records = models.BigIntegerField(default=0, help_text="Records without a cost in the reporting currency.")
+    off_contract_cost = CostField(default=0)
+
+    class Meta:
+        db_table = "usage_daily_rollup"
+        constraints = [
+            models.UniqueConstraint(fields=["day", "department", "vendor", "model"], name="usage_rollup_key"),
+        ]
+        indexes = [models.Index(fields=["department", "day"], name="usage_rollup_dept_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.department_id} {self.vendor_id} {self.model}"

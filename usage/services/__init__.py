@@ -1,0 +1,26 @@
+"""Writes of the usage app: ingestion (REST batches, files, replays), sources, attribution."""
+
+from .attribution import attribution_rule_delete, attribution_rule_save, reattribute
+from .ingest import (
+    AtomicRejection,
+    file_run_execute,
+    file_upload,
+    records_ingest,
+    rejected_rows_replay,
+    replay_run_execute,
+)
+from .sources import source_delete, source_save
+
+__all__ = [
+    "AtomicRejection",
+    "attribution_rule_delete",
+    "attribution_rule_save",
+    "file_run_execute",
+    "file_upload",
+    "reattribute",
+    "records_ingest",
+    "rejected_rows_replay",
+    "replay_run_execute",
+    "source_delete",
+    "source_save",
+]

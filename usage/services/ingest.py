@@ -1,0 +1,360 @@
+"""Ingestion runs: REST batches, uploaded files and replays of rejected rows."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import orjson
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import OperationalError, transaction
+from django.utils import timezone
+
+from core.exceptions import ApplicationError, Forbidden, UnsupportedFormat
+from core.models import JobRun
+from core.services import job_run_enqueue
+
+from ..models import IngestionRun, RejectedRow, Source
+from ..models.sources import Format
+from ..pipeline import BatchResult, ingest_records
+from ..pipeline.context import BatchContext
+from ..pipeline.formats import (
+    FeedError,
+    Parsed,
+    TraceOptions,
+    Unreadable,
+    csv_header,
+    generic_csv,
+    ndjson,
+    request_trace,
+    request_trace_row,
+)
+from ..pipeline.run import RejectedRecord
+from . import progress
+
+FILE_FORMATS = {Format.GENERIC_CSV, Format.NDJSON, Format.REQUEST_TRACE}
+
+
+class AtomicRejection(ApplicationError):
+    """?atomic=true and some records were rejected: nothing was stored."""
+
+    def __init__(self, result: BatchResult) -> None:
+        super().__init__(
+            f"{len(result.rejected)} of {result.received} records were rejected; with atomic=true nothing was stored.",
+            extra={
+                **result.counts,
+                "accepted": 0,
+                "duplicates": 0,
+                "restated": 0,
+                "errors": [r.as_error() for r in result.rejected],
+            },
+        )
+        self.result = result
+
+
+def token_sources(token) -> tuple[frozenset[str] | None, str | None]:
+    """(the sources a token may push to — None for any, the default source if exactly one)."""
+    slugs = getattr(token, "source_slugs", None) or []
+    if not slugs:
+        return None, None
+    return frozenset(slugs), slugs[0] if len(slugs) == 1 else None
+
+
+def _raw_text(record) -> str:
+    if isinstance(record, (Unreadable, Parsed)):
+        return record.raw
+    if isinstance(record, str):
+        return record
+    return orjson.dumps(record).decode()
+
+
+def _keep_rejected(run: IngestionRun, rejected: list[RejectedRecord], *, raw_of=None) -> None:
+    RejectedRow.objects.bulk_create(
+        [
+            RejectedRow(
+                run=run,
+                row=r.index,
+                raw=raw_of(r) if raw_of else _raw_text(r.record),
+                reasons=r.reasons,
+                external_id=(r.external_id or "")[:255],
+            )
+            for r in rejected
+        ],
+        batch_size=2000,
+    )
+
+
+def _retrying(fn, attempts: int = 5):
+    """Run a whole transaction again when PostgreSQL aborted it for a deadlock or a serialisation
+    conflict with a concurrent batch (it rolled back completely, so trying again is safe)."""
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except OperationalError as exc:
+            code = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
+            if code not in ("40P01", "40001") or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (2**attempt))
+    raise AssertionError("unreachable")
+
+
+def records_ingest(
+    *, records: list, actor, token=None, atomic: bool = False
+) -> tuple[IngestionRun | None, BatchResult]:
+    """`POST usage/records`: ingest a parsed batch (list of records or Unreadable lines).
+
+    Returns the run (None when atomic and rejected: nothing is stored) and the counts."""
+    allowed, default_source = token_sources(token)
+
+    def work():
+        with transaction.atomic():
+            ctx = BatchContext.load(default_source=default_source, allowed_sources=allowed)
+            source_slug = default_source or next(
+                (r.get("source") for _, r in records if isinstance(r, dict) and r.get("source") in ctx.sources), None
+            )
+            run = IngestionRun.objects.create(
+                kind="ingestion",
+                status=JobRun.Status.RUNNING,
+                created_by=actor,
+                origin=IngestionRun.Origin.API,
+                format=Format.NDJSON,
+                source_id=ctx.sources.get(source_slug) if source_slug else None,
+                started_at=timezone.now(),
+            )
+            result = ingest_records(records, ctx, run_id=run.pk)
+            if atomic and result.rejected:
+                raise AtomicRejection(result)
+            _keep_rejected(run, result.rejected)
+            _finish(run, result)
+            return run, result
+
+    return _retrying(work)
+
+
+def _finish(run: IngestionRun, result: BatchResult, message: str = "") -> None:
+    counts = result.counts
+    IngestionRun.objects.filter(pk=run.pk).update(
+        received=counts["received"],
+        accepted=counts["accepted"],
+        duplicates=counts["duplicates"],
+        restated=counts["restated"],
+        rejected=counts["rejected"],
+        status=JobRun.Status.SUCCEEDED,
+        progress=100,
+        finished_at=timezone.now(),
+        message=message or _summary(counts),
+        result=counts,
+    )
+    for name, value in counts.items():
+        setattr(run, name, value)
+
+
+def _summary(counts: dict) -> str:
+    return (
+        f"{counts['received']} received: {counts['accepted']} accepted, {counts['duplicates']} duplicates, "
+        f"{counts['restated']} restated, {counts['rejected']} rejected"
+    )
+
+
+# Files ---------------------------------------------------------------------------------------------------------
+
+
+def file_upload(*, file, format: str, source: Source, actor, token=None, options: dict | None = None) -> IngestionRun:
+    """`POST usage/files`: keep the file and ingest it in the background → the queued run."""
+    if format not in Format.values:
+        raise UnsupportedFormat(f"Unknown format {format!r}; use one of {', '.join(Format.values)}.")
+    if format not in FILE_FORMATS:
+        raise UnsupportedFormat(f"The {format} format is not accepted yet; use generic_csv, ndjson or request_trace.")
+    allowed, _ = token_sources(token)
+    if allowed is not None and source.slug not in allowed:
+        raise Forbidden(f"This token may not push usage to source {source.slug}.")
+    options = dict(options or {})
+    if format == Format.REQUEST_TRACE:
+        if not options.get("vendor") or not options.get("model"):
+            raise ApplicationError(
+                "A request trace needs the vendor and model it belongs to.",
+                extra={
+                    "fields": {k: ["Required for request_trace."] for k in ("vendor", "model") if not options.get(k)}
+                },
+            )
+        try:
+            TraceOptions(
+                vendor=options["vendor"], model=options["model"], timezone=options.get("timezone") or "UTC"
+            ).zone()
+        except FeedError as exc:
+            raise ApplicationError(str(exc), extra={"fields": {"timezone": [str(exc)]}}) from exc
+    data = file.read()
+    digest = hashlib.sha256(data).hexdigest()
+    with transaction.atomic():
+        run = IngestionRun(
+            kind="ingestion",
+            created_by=actor,
+            origin=IngestionRun.Origin.FILE,
+            format=format,
+            source=source,
+            file_name=getattr(file, "name", "upload")[:300],
+            file_sha256=digest,
+            options=options,
+            params={"file_name": getattr(file, "name", "upload")},
+        )
+        run.file.save(f"{digest[:12]}-{run.file_name.rsplit('/', 1)[-1]}", ContentFile(data), save=False)
+        run.save()
+        job_run_enqueue(run=run, task="usage.ingest_file")
+    return run
+
+
+def _file_rows(run: IngestionRun, text: str):
+    if run.format == Format.GENERIC_CSV:
+        header = csv_header(text)
+        run.options = {**run.options, "header": header}
+        return generic_csv(text), True
+    if run.format == Format.NDJSON:
+        return ndjson(text), False
+    if run.format == Format.REQUEST_TRACE:
+        opts = TraceOptions(
+            vendor=run.options.get("vendor", ""),
+            model=run.options.get("model", ""),
+            timezone=run.options.get("timezone") or "UTC",
+            start=run.options.get("start"),
+            file_sha256=run.file_sha256,
+        )
+        return request_trace(text, opts), False
+    raise UnsupportedFormat(f"The {run.format} format is not accepted yet.")
+
+
+def _chunks(rows, size: int):
+    chunk = []
+    for item in rows:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def file_run_execute(run: IngestionRun) -> dict:
+    """Ingest a kept file in one transaction (a structural error rolls everything back and
+    fails the run with its message); progress is visible while it works."""
+    from ..pipeline.formats import decode
+
+    with run.file.open("rb") as handle:
+        data = handle.read()
+    try:
+        text = decode(data)
+        rows, coerce = _file_rows(run, text)
+        total_lines = max(1, text.count("\n"))
+    except FeedError as exc:
+        raise ApplicationError(str(exc)) from exc
+
+    def work():
+        result = BatchResult()
+        with transaction.atomic():
+            ctx = BatchContext.load(default_source=run.source.slug if run.source_id else None, coerce_strings=coerce)
+            seen = 0
+            try:
+                for chunk in _chunks(rows, settings.USAGE_FILE_CHUNK_ROWS):
+                    result.add(ingest_records(chunk, ctx, run_id=run.pk))
+                    seen = chunk[-1][0]
+                    progress.report(run.pk, min(95, int(95 * seen / total_lines)), _summary(result.counts))
+            except FeedError as exc:
+                raise ApplicationError(str(exc)) from exc
+            _keep_rejected(run, result.rejected)
+            IngestionRun.objects.filter(pk=run.pk).update(options=run.options)
+            _finish(run, result)
+        return result
+
+    result = _retrying(work)
+    return {**result.counts, "message": _summary(result.counts)}
+
+
+# Replays ------------------------------------------------------------------------------------------------------
+
+
+def rejected_rows_replay(*, run: IngestionRun, corrections: list[dict] | None, actor, token=None) -> IngestionRun:
+    """`POST usage/runs/{id}/replay`: try the run's rejected rows again, as they are or corrected."""
+    allowed, _ = token_sources(token)
+    if allowed is not None and run.source_id and run.source.slug not in allowed:
+        raise Forbidden(f"This token may not push usage to source {run.source.slug}.")
+    open_rows = {row.pk: row for row in run.rejected_rows.filter(resolved_at__isnull=True)}
+    if corrections:
+        unknown = [c.get("id") for c in corrections if c.get("id") not in open_rows]
+        if unknown:
+            raise ApplicationError(
+                f"Row(s) {', '.join(map(str, unknown))} are not open rejected rows of run {run.pk}.",
+                extra={"fields": {"rows": ["Unknown or already replayed row ids."]}},
+            )
+        for correction in corrections:
+            row = open_rows[correction["id"]]
+            if correction.get("raw") is not None and correction["raw"] != row.raw:
+                row.raw = correction["raw"]
+                row.save(update_fields=["raw"])
+        chosen = [c["id"] for c in corrections]
+    else:
+        chosen = sorted(open_rows)
+    if not chosen:
+        raise ApplicationError(f"Run {run.pk} has no open rejected rows to replay.")
+    with transaction.atomic():
+        replay = IngestionRun.objects.create(
+            kind="ingestion",
+            created_by=actor,
+            origin=IngestionRun.Origin.REPLAY,
+            format=run.format,
+            source=run.source,
+            replay_of=run,
+            options=run.options,
+            file_sha256=run.file_sha256,
+            params={"rows": chosen},
+        )
+        job_run_enqueue(run=replay, task="usage.replay")
+    return replay
+
+
+def replay_run_execute(replay: IngestionRun) -> dict:
+    """Parse each chosen rejected row again (in its original format) and ingest what now passes;
+    rows that pass leave the rejected list, the others keep their new reasons."""
+    original = replay.replay_of
+    rows = {r.pk: r for r in RejectedRow.objects.filter(pk__in=replay.params.get("rows", []), run=original)}
+
+    def parse(row: RejectedRow):
+        if replay.format == Format.GENERIC_CSV:
+            header = original.options.get("header") or []
+            parsed = list(generic_csv(row.raw, header=header))
+        elif replay.format == Format.REQUEST_TRACE:
+            opts = TraceOptions(
+                vendor=original.options.get("vendor", ""),
+                model=original.options.get("model", ""),
+                timezone=original.options.get("timezone") or "UTC",
+                start=original.options.get("start"),
+                file_sha256=original.file_sha256,
+            )
+            try:
+                return request_trace_row(row.raw, opts, row.row)
+            except FeedError as exc:
+                return Unreadable(row.raw, str(exc))
+        else:
+            parsed = list(ndjson(row.raw))
+        if not parsed:
+            return Unreadable(row.raw, "the row is empty")
+        return parsed[0][1]
+
+    def work():
+        with transaction.atomic():
+            ctx = BatchContext.load(
+                default_source=original.source.slug if original.source_id else None,
+                coerce_strings=replay.format == Format.GENERIC_CSV,
+            )
+            parsed = [(pk, parse(row)) for pk, row in sorted(rows.items())]
+            result = ingest_records(parsed, ctx, run_id=replay.pk)
+            failed = {r.index: r.reasons for r in result.rejected}
+            now = timezone.now()
+            passed = [pk for pk in rows if pk not in failed]
+            RejectedRow.objects.filter(pk__in=passed).update(resolved_at=now, resolved_by=replay)
+            for pk, reasons in failed.items():
+                RejectedRow.objects.filter(pk=pk).update(reasons=reasons)
+            _finish(replay, result)
+            return result
+
+    result = _retrying(work)
+    return {**result.counts, "message": _summary(result.counts)}

@@ -1,0 +1,45 @@
+"""Usage tasks: each loads its run by id and calls a service (HackSoft's rule)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from core.jobs import job
+
+from . import services
+from .models import IngestionRun
+
+
+def _ingestion_run(run) -> IngestionRun:
+    return IngestionRun.objects.select_related("source", "replay_of", "replay_of__source").get(pk=run.pk)
+
+
+@job
+def _ingest_file(run, report) -> dict:
+    return services.file_run_execute(_ingestion_run(run))
+
+
+@job
+def _replay(run, report) -> dict:
+    return services.replay_run_execute(_ingestion_run(run))
+
+
+@job
+def _reattribute(run, report) -> dict:
+    pairs = [tuple(p) for p in run.params.get("pairs", [])] if "pairs" in run.params else None
+    return services.reattribute(pairs)
+
+
+@shared_task(name="usage.ingest_file", acks_late=True)
+def ingest_file(run_id: int) -> None:
+    _ingest_file(run_id)
+
+
+@shared_task(name="usage.replay", acks_late=True)
+def replay(run_id: int) -> None:
+    _replay(run_id)
+
+
+@shared_task(name="usage.reattribute", acks_late=True)
+def reattribute(run_id: int) -> None:
+    _reattribute(run_id)
