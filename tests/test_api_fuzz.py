@@ -39,7 +39,12 @@ def test_no_server_errors_and_errors_in_shape(keep_test_connection):
     headers = {role: {"Authorization": bearer_header(world.user(role))} for role in ROLES}
     seen: set[tuple[str, str]] = set()
 
-    @settings(max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", "250")), deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", "250")),
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(operations.as_strategy())
     def send(case):
         seen.add((case.method, case.path))

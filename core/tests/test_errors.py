@@ -83,3 +83,22 @@ def test_server_error_in_api_is_json():
     response = client.get("/api/v1/boom")
     assert response.status_code == 500
     assert response.json() == {"message": "Internal server error; the team has been told.", "extra": {}}
+
+
+def test_nul_characters_are_refused_not_a_server_error(role_world, make_token_client):
+    client = make_token_client(role_world.user(Role.PROCUREMENT))
+    for response in (
+        client.get("/api/v1/vendors/", {"slug": "a\x00b"}),
+        client.get("/api/v1/vendors/a%00b/"),
+        client.post("/api/v1/vendor-certifications/", {"vendor": "x\x00", "kind": "iso_27001"}, format="json"),
+        client.post(
+            "/api/v1/vendor-certifications/",
+            "vendor=x%00&kind=iso_27001",
+            content_type="application/x-www-form-urlencoded",
+        ),
+    ):
+        assert response.status_code == 400, response.content
+        assert_error_shape(response)
+    page = Client()
+    page.force_login(role_world.user(Role.PROCUREMENT))
+    assert page.post("/vendors/new/", {"name": "x\x00"}).status_code == 400
