@@ -236,18 +236,20 @@ def load_budgets(fiscal_year: int, vendors: dict[str, Vendor], actor=None) -> in
     """FY budgets in the reporting currency for the demo departments: evenly phased, one phased
     to grow with adoption, one per vendor, one with the advisory `block` action."""
     D = Decimal
+    # Sized on the demo usage at list prices (usage runs from June): some on track, CS and the
+    # Anthropic-only code assistant budget set to cross their thresholds, SALES ignored, FIN advisory-blocked.
     specs = [
-        ("ENG", D("1200000"), None, [], "warn"),
-        ("ENG-PLAT", D("200000"), None, [], "warn"),
-        ("ENG-AI", D("600000"), None, _growing(D("600000")), "warn"),
-        ("ENG-AI-SEARCH", D("240000"), None, [], "warn"),
-        ("ENG-AI-CODE", D("180000"), None, [], "warn"),
-        ("ENG-AI-CODE", D("120000"), vendors["anthropic"], [], "warn"),
-        ("DATA", D("250000"), None, [], "warn"),
-        ("CS", D("180000"), None, [], "warn"),
-        ("MKT", D("60000"), None, [], "warn"),
-        ("SALES", D("40000"), None, [], "ignore"),
-        ("LEGAL", D("15000"), None, [], "warn"),
+        ("ENG", D("1000000"), None, [], "warn"),
+        ("ENG-PLAT", D("120000"), None, [], "warn"),
+        ("ENG-AI", D("900000"), None, _growing(D("900000")), "warn"),
+        ("ENG-AI-SEARCH", D("450000"), None, [], "warn"),
+        ("ENG-AI-CODE", D("400000"), None, [], "warn"),
+        ("ENG-AI-CODE", D("360000"), vendors["anthropic"], [], "warn"),
+        ("DATA", D("90000"), None, [], "warn"),
+        ("CS", D("420000"), None, [], "warn"),
+        ("MKT", D("8000"), None, [], "warn"),
+        ("SALES", D("5000"), None, [], "ignore"),
+        ("LEGAL", D("20000"), None, [], "warn"),
         ("FIN", D("30000"), None, [], "block"),
     ]
     added = 0

@@ -6,11 +6,13 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Sum
 
 from contracts.models import Agreement, Commitment, PriceRule
 from core.models import FxRate
 from procurement.models import Budget, Department, Vendor, VendorCertification, VendorModel
 from procurement.selectors import list_price_for
+from usage.models import DailyRollup, RejectedRow, UsageRecord
 
 pytestmark = pytest.mark.django_db
 
@@ -18,6 +20,7 @@ pytestmark = pytest.mark.django_db
 def test_load_demo_twice(tmp_path):
     logins = tmp_path / "logins.json"
     call_command("load_demo", "--logins-file", str(logins), stdout=StringIO())
+    records = UsageRecord.objects.count()
     counts = [
         m.objects.count() for m in (Vendor, VendorModel, Budget, Agreement, FxRate, Department, VendorCertification)
     ]
@@ -27,6 +30,7 @@ def test_load_demo_twice(tmp_path):
         m.objects.count() for m in (Vendor, VendorModel, Budget, Agreement, FxRate, Department, VendorCertification)
     ] == counts
     assert json.loads(logins.read_text()) == first  # same passwords and token on every run
+    assert UsageRecord.objects.count() == records > 10_000  # months of usage, loaded once
 
     assert set(Vendor.objects.values_list("slug", flat=True)) == {
         "deepseek",
@@ -52,3 +56,11 @@ def test_load_demo_twice(tmp_path):
     assert any(c.status == "expiring" for c in VendorCertification.objects.all())
     # FX rates for every business day of the demo period
     assert FxRate.objects.filter(base="EUR", quote="CNY").count() > 400
+    # usage in every demo department with a workload, some of it unattributed, none rejected
+    by_department = dict(DailyRollup.objects.values_list("department__code").annotate(t=Sum("input_tokens")))
+    assert {"ENG-AI-SEARCH", "ENG-AI-CODE", "CS", "DATA", "UNALLOCATED"} <= set(by_department)
+    assert not RejectedRow.objects.exists()
+    # weekly rhythm: an average weekday carries more than twice the requests of a weekend day
+    weekday = DailyRollup.objects.filter(day__week_day__in=[2, 3, 4, 5, 6]).aggregate(r=Sum("requests"))["r"] / 5
+    weekend = DailyRollup.objects.filter(day__week_day__in=[1, 7]).aggregate(r=Sum("requests"))["r"] / 2
+    assert weekday > 2 * weekend

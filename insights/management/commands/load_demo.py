@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -23,9 +23,10 @@ from core.demo import load_fx_rates
 from core.roles import Role
 from core.services import organization_settings_ensure
 from procurement.demo import load_budgets, load_certifications, load_departments, load_price_book, load_vendors
-from usage.demo import load_sources
+from usage.demo import load_sources, load_usage
 
 FX_FROM = date(2025, 1, 1)
+USAGE_MONTHS = 6  # months of demo usage, up to yesterday
 
 DEMO_USERS = [
     # role, username, first, last, departments
@@ -91,10 +92,14 @@ class Command(BaseCommand):
                     logins[role.value] = {"username": username, "token": token_text}
                 else:
                     logins[role.value] = {"username": username, "password": password}
+        today = timezone.now().date()
+        first_month = (today.replace(day=1) - timedelta(days=31 * (USAGE_MONTHS - 1))).replace(day=1)
+        usage_added = load_usage(first_month, today - timedelta(days=1))
         logins_path.parent.mkdir(parents=True, exist_ok=True)
         logins_path.write_text(json.dumps(logins, indent=2))
         logins_path.chmod(0o600)
         self.stdout.write(
             f"Demo data loaded: {len(vendors)} vendors ({prices_added} new list prices), {budgets_added} new budgets, "
-            f"{agreements_added} new agreements, {fx_added} new FX rates, {User.objects.count()} users."
+            f"{agreements_added} new agreements, {fx_added} new FX rates, {usage_added} new usage records, "
+            f"{User.objects.count()} users."
         )
