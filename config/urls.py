@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("procurement.urls")),
     path("", include("contracts.urls")),
+    path("", include("usage.urls")),
     path("", include("insights.urls")),
 ]
 

@@ -33,6 +33,7 @@ NAV: list[tuple[str, list[NavItem]]] = [
         "Spend",
         [
             NavItem("Usage", "usage:explorer", "chart-bar", "usage"),
+            NavItem("Ingestion runs", "usage:run_list", "list-check", "ingestion_run"),
             NavItem("Budgets", "procurement:budget_list", "wallet", "budget"),
             NavItem("Forecasts", "insights:forecast_list", "chart-line", "forecast"),
         ],
@@ -60,6 +61,7 @@ NAV: list[tuple[str, list[NavItem]]] = [
         [
             NavItem("Departments", "procurement:department_list", "sitemap", "department"),
             NavItem("Sources", "usage:source_list", "plug-connected", "usage_source"),
+            NavItem("Attribution rules", "usage:rule_list", "arrows-split", "attribution_rule"),
             NavItem("Users", "accounts:user_list", "users", "user"),
             NavItem("API tokens", "accounts:token_list", "key", None),
             NavItem("Settings", "core:settings", "settings", "settings"),

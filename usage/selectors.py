@@ -88,3 +88,18 @@ def usage_summary(query: SummaryQuery, *, user) -> dict:
 
 def ingestion_runs():
     return IngestionRun.objects.select_related("source", "created_by")
+
+
+def usage_model_names() -> list[str]:
+    """Model names to suggest in the explorer's filter: those of the price book (a small table;
+    the explorer still accepts any name a feed carries)."""
+    from procurement.models import VendorModel
+
+    return list(VendorModel.objects.order_by("model").values_list("model", flat=True).distinct())
+
+
+def latest_reattribution_run(*, user):
+    """The re-attribution run the user's last rule change scheduled (None when there is none)."""
+    from core.models import JobRun
+
+    return JobRun.objects.filter(kind="reattribution", created_by=user).order_by("-created_at", "-id").first()

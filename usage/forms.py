@@ -1,0 +1,238 @@
+"""Forms of the usage pages: the explorer's filters, the file upload, sources and attribution rules.
+
+The services validate what they save; these forms only check what was typed and hand it over
+(their messages come back beside the fields, see core.views.generic.add_service_errors)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from procurement.forms import ServiceModelForm
+from procurement.models import Department, Vendor
+from procurement.widgets import DateInput
+
+from .models import AttributionRule, Source
+from .models.attribution import DIMENSIONS
+from .models.sources import Format
+from .services.ingest import FILE_FORMATS
+
+# In the order of the table's columns: when, who, what.
+GROUP_CHOICES = [
+    ("day", "Day"),
+    ("month", "Month"),
+    ("department", "Department"),
+    ("vendor", "Vendor"),
+    ("model", "Model"),
+]
+DEFAULT_GROUPS = ("day", "vendor")
+METRIC_CHOICES = [("tokens", "Tokens"), ("cost", "Cost")]
+
+
+def month_bounds(today: date) -> tuple[date, date]:
+    """The first day of `today`'s month and the first day of the next (exclusive end)."""
+    first = today.replace(day=1)
+    following = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+    return first, following
+
+
+def split_values(text: str) -> tuple[str, ...]:
+    """ "gpt-4o, gpt-4o-mini" → ("gpt-4o", "gpt-4o-mini"), without blanks or repeats."""
+    return tuple(dict.fromkeys(v.strip() for v in (text or "").split(",") if v.strip()))
+
+
+class ExplorerForm(forms.Form):
+    """The explorer's filters. Unbound (no query string) it stands for its defaults: this
+    month, grouped by day and vendor, charting tokens."""
+
+    start = forms.DateField(widget=DateInput, help_text="First day included.")
+    end = forms.DateField(widget=DateInput, help_text="Exclusive: the day after the last one shown.")
+    vendor = forms.ModelMultipleChoiceField(
+        queryset=Vendor.objects.order_by("name"),
+        to_field_name="slug",
+        required=False,
+        help_text="None selected: every vendor.",
+    )
+    department = forms.ModelMultipleChoiceField(
+        queryset=Department.objects.none(),
+        to_field_name="code",
+        required=False,
+        help_text="Includes its sub-departments. None selected: every department you may see.",
+    )
+    model = forms.CharField(
+        required=False,
+        help_text="As the vendor bills it; several separated by commas. Empty: every model.",
+        widget=forms.TextInput(attrs={"list": "usage-models", "autocomplete": "off"}),
+    )
+    group_by = forms.MultipleChoiceField(
+        choices=GROUP_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Group by",
+        help_text="None: one total row.",
+    )
+    metric = forms.ChoiceField(choices=METRIC_CHOICES, widget=forms.RadioSelect, label="Chart", required=False)
+
+    def __init__(self, *args, departments=None, today: date, **kwargs):
+        super().__init__(*args, **kwargs)
+        start, end = month_bounds(today)
+        self.fields["start"].initial = start
+        self.fields["end"].initial = end
+        self.fields["group_by"].initial = list(DEFAULT_GROUPS)
+        self.fields["metric"].initial = "tokens"
+        self.fields["department"].queryset = departments if departments is not None else Department.objects.none()
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end and end <= start:
+            self.add_error("end", "The end is exclusive and must come after the start.")
+        data["models"] = split_values(data.get("model", ""))
+        data["metric"] = data.get("metric") or "tokens"
+        return data
+
+    def query_values(self) -> dict:
+        """The filters in effect: the bound form's cleaned data, else the defaults."""
+        if self.is_bound:
+            data = self.cleaned_data
+            return {
+                "start": data["start"],
+                "end": data["end"],
+                "vendors": tuple(v.slug for v in data["vendor"]),
+                "departments": tuple(d.code for d in data["department"]),
+                "models": data["models"],
+                "group_by": tuple(g for g, _ in GROUP_CHOICES if g in data["group_by"]),
+                "metric": data["metric"],
+            }
+        return {
+            "start": self.fields["start"].initial,
+            "end": self.fields["end"].initial,
+            "vendors": (),
+            "departments": (),
+            "models": (),
+            "group_by": DEFAULT_GROUPS,
+            "metric": "tokens",
+        }
+
+
+UPLOAD_FORMATS = [(value, label) for value, label in Format.choices if value in FILE_FORMATS]
+TRACE_FIELDS = ("vendor", "model", "timezone", "start")
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(help_text="UTF-8 text. The file is kept with its run, so a failed run can be looked into.")
+    format = forms.ChoiceField(
+        choices=UPLOAD_FORMATS,
+        help_text=(
+            "<strong>Generic CSV</strong>: a header row naming the record fields of the API "
+            "(vendor, model, bucket_start, input_tokens, …). "
+            "<strong>NDJSON</strong>: one JSON record per line, as POST /api/v1/usage/records takes them. "
+            "<strong>Request trace</strong>: one request per line, in the Azure LLM inference trace layout "
+            "(TIMESTAMP, ContextTokens, GeneratedTokens) or the Mooncake layout (timestamp in ms, "
+            "input_length, output_length)."
+        ),
+    )
+    source = forms.ModelChoiceField(
+        queryset=Source.objects.filter(is_active=True).order_by("name"),
+        to_field_name="slug",
+        help_text="The feed the usage belongs to; records without their own source are counted under it.",
+    )
+    vendor = forms.ModelChoiceField(
+        queryset=Vendor.objects.order_by("name"),
+        to_field_name="slug",
+        required=False,
+        empty_label="— choose for a request trace —",
+        help_text="Request traces only: whose requests they are.",
+    )
+    model = forms.CharField(
+        required=False, max_length=200, help_text="Request traces only: the model billed, as the vendor names it."
+    )
+    timezone = forms.CharField(
+        required=False,
+        label="Time zone",
+        initial="UTC",
+        max_length=64,
+        help_text="Request traces only: the IANA time zone of timestamps without an offset, e.g. Asia/Shanghai.",
+    )
+    start = forms.CharField(
+        required=False,
+        label="Start",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": "1"}),
+        help_text=(
+            "Request traces with relative timestamps only (Mooncake: milliseconds from the start): "
+            "when the trace began, in the time zone above."
+        ),
+    )
+
+    def clean_start(self) -> str:
+        value = self.cleaned_data["start"].strip()
+        if value:
+            try:
+                datetime.fromisoformat(value)
+            except ValueError:
+                raise ValidationError("Give a date and time, e.g. 2026-03-02T09:00:00.") from None
+        return value
+
+    def service_options(self) -> dict:
+        """The options of a request trace upload (other formats take none)."""
+        data = self.cleaned_data
+        if data["format"] != Format.REQUEST_TRACE:
+            return {}
+        options = {
+            "vendor": data["vendor"].slug if data.get("vendor") else "",
+            "model": data.get("model", "").strip(),
+            "timezone": data.get("timezone", "").strip() or "UTC",
+            "start": data.get("start", ""),
+        }
+        return {key: value for key, value in options.items() if value}
+
+
+class KeyedChoicesForm(ServiceModelForm):
+    """Choice fields that name related objects by slug or code (`to_field_name`) start, on an
+    edit, from the object's slug or code (a ModelForm's initial value is the primary key)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            key = getattr(field, "to_field_name", None)
+            related = getattr(self.instance, name, None) if self.instance.pk else None
+            if key and related is not None:
+                self.initial[name] = getattr(related, key)
+
+
+class SourceForm(KeyedChoicesForm):
+    vendor = forms.ModelChoiceField(
+        queryset=Vendor.objects.order_by("name"),
+        to_field_name="slug",
+        required=False,
+        empty_label="— several vendors —",
+        help_text="Empty for feeds that carry several vendors (a gateway, FOCUS).",
+    )
+
+    class Meta:
+        model = Source
+        fields = ["name", "slug", "vendor", "format", "is_active", "description"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        help_texts = {
+            "slug": "How records, uploads and API tokens name this source.",
+            "is_active": "Inactive sources take no uploads.",
+        }
+
+
+class AttributionRuleForm(KeyedChoicesForm):
+    dimension = forms.CharField(
+        max_length=80,
+        widget=forms.TextInput(attrs={"list": "rule-dimensions", "autocomplete": "off"}),
+        help_text=f"{', '.join(DIMENSIONS)}, or tag:&lt;key&gt; for a record's tag (e.g. tag:team).",
+    )
+    department = forms.ModelChoiceField(queryset=Department.objects.order_by("code"), to_field_name="code")
+
+    class Meta:
+        model = AttributionRule
+        fields = ["priority", "dimension", "value", "department", "description"]
+        help_texts = {
+            "priority": "Among the rules a record matches, the highest priority wins.",
+            "value": "The dimension's value in the feed, exactly (e.g. the API key id or project id).",
+        }
