@@ -17,7 +17,7 @@ from procurement.widgets import DateInput
 from .models import AttributionRule, Source
 from .models.attribution import DIMENSIONS
 from .models.sources import Format
-from .services.ingest import FILE_FORMATS
+from .pipeline.feeds import FEEDS
 
 # In the order of the table's columns: when, who, what.
 GROUP_CHOICES = [
@@ -117,7 +117,7 @@ class ExplorerForm(forms.Form):
         }
 
 
-UPLOAD_FORMATS = [(value, label) for value, label in Format.choices if value in FILE_FORMATS]
+UPLOAD_FORMATS = [(value, label) for value, label in Format.choices if value in FEEDS]
 TRACE_FIELDS = ("vendor", "model", "timezone", "start")
 
 

@@ -2,6 +2,7 @@
 attribution rules and daily rollups."""
 
 from .attribution import AttributionRule
+from .costs import VendorCostLine
 from .records import DailyRollup, RejectedRow, UsageKey, UsageRecord, UsageRecordVersion
 from .runs import IngestionRun
 from .sources import Source
@@ -15,4 +16,5 @@ __all__ = [
     "UsageKey",
     "UsageRecord",
     "UsageRecordVersion",
+    "VendorCostLine",
 ]

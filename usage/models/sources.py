@@ -33,7 +33,30 @@ class Source(TimeStampedModel):
     format = models.CharField(max_length=32, choices=Format.choices, default=Format.NDJSON)
     is_active = models.BooleanField(default=True)
     description = models.TextField(blank=True)
-    history = HistoricalRecords()
+    # Scheduled pulls of the vendor's API (usage.services.pulls). The credential is the name of an
+    # environment variable, or a secret stored encrypted (never shown back).
+    pull_enabled = models.BooleanField(default=False, help_text="Pull this feed from the vendor's API on a schedule.")
+    base_url = models.URLField(blank=True, help_text="e.g. https://api.openai.com/v1")
+    credential_env = models.CharField(
+        max_length=100, blank=True, help_text="Name of the environment variable holding the API key."
+    )
+    credential_encrypted = models.TextField(blank=True, help_text="The API key, encrypted (Fernet).")
+    pull_interval_minutes = models.PositiveIntegerField(default=60)
+    pull_open_days = models.PositiveSmallIntegerField(
+        default=2, help_text="Days a vendor may still change; they are pulled again (restatements)."
+    )
+    pull_start = models.DateField(null=True, blank=True, help_text="First day to pull when never pulled.")
+    pulled_until = models.DateTimeField(
+        null=True, blank=True, help_text="Buckets ending at or before this are final and not pulled again."
+    )
+    last_pull_at = models.DateTimeField(null=True, blank=True)
+    last_pull_ok_at = models.DateTimeField(null=True, blank=True)
+    next_pull_at = models.DateTimeField(null=True, blank=True)
+    pull_failures = models.PositiveIntegerField(default=0, help_text="Failed pulls in a row.")
+    last_pull_error = models.TextField(blank=True)
+    history = HistoricalRecords(
+        excluded_fields=["credential_encrypted", "last_pull_at", "last_pull_ok_at", "next_pull_at", "pull_failures"]
+    )
 
     class Meta:
         ordering = ["slug"]

@@ -11,6 +11,8 @@ from core.exceptions import Forbidden
 
 from .attribute import attribute, rule_index
 from .context import BatchContext
+from .costs import CostRow, persist_costs, validate_cost
+from .feeds.base import CostItem
 from .formats import Unreadable
 from .normalise import Row, normalise
 from .persist import persist
@@ -35,6 +37,7 @@ class BatchResult:
     duplicates: int = 0
     restated: int = 0
     rejected: list[RejectedRecord] = field(default_factory=list)
+    cost_lines: int = 0  # of the accepted and restated, how many were vendor cost lines
 
     def add(self, other: BatchResult) -> None:
         self.received += other.received
@@ -42,6 +45,7 @@ class BatchResult:
         self.duplicates += other.duplicates
         self.restated += other.restated
         self.rejected.extend(other.rejected)
+        self.cost_lines += other.cost_lines
 
     @property
     def counts(self) -> dict[str, int]:
@@ -107,6 +111,32 @@ def enrich(rows: list[Row], ctx: BatchContext) -> RatingTables:
         return RatingTables()
     attribute(rows, rule_index(), ctx.unallocated_id)
     return rating_tables(rows, ctx.reporting_currency)
+
+
+def ingest_items(
+    items: Iterable[tuple[int, object]], ctx: BatchContext, *, run_id: int | None, feed: str
+) -> BatchResult:
+    """A feed's items: usage records go through ingest_records, vendor cost lines are checked
+    and stored beside them (usage.pipeline.costs); one result counts both."""
+    records, costs = [], []
+    for number, item in items:
+        (costs if type(item) is CostItem else records).append((number, item))
+    result = ingest_records(records, ctx, run_id=run_id) if records else BatchResult()
+    if costs:
+        rows: list[CostRow] = []
+        for number, item in costs:
+            checked = validate_cost(item, number, ctx, feed=feed)
+            if type(checked) is CostRow:
+                rows.append(checked)
+            else:
+                result.rejected.append(RejectedRecord(number, checked, item))
+        stored = persist_costs(rows, run_id=run_id)
+        result.received += len(costs)
+        result.accepted += stored.accepted
+        result.duplicates += stored.duplicates
+        result.restated += stored.restated
+        result.cost_lines += stored.accepted + stored.restated
+    return result
 
 
 def ingest_records(records: Iterable[tuple[int, object]], ctx: BatchContext, *, run_id: int | None) -> BatchResult:

@@ -17,23 +17,12 @@ from core.services import job_run_enqueue
 
 from ..models import IngestionRun, RejectedRow, Source
 from ..models.sources import Format
-from ..pipeline import BatchResult, ingest_records
+from ..pipeline import BatchResult, ingest_items
 from ..pipeline.context import BatchContext
-from ..pipeline.formats import (
-    FeedError,
-    Parsed,
-    TraceOptions,
-    Unreadable,
-    csv_header,
-    generic_csv,
-    ndjson,
-    request_trace,
-    request_trace_row,
-)
+from ..pipeline.feeds import FEEDS, Feed, FeedOptions, feed_for
+from ..pipeline.formats import FeedError, TraceOptions, Unreadable, decode
 from ..pipeline.run import RejectedRecord
 from . import progress
-
-FILE_FORMATS = {Format.GENERIC_CSV, Format.NDJSON, Format.REQUEST_TRACE}
 
 
 class AtomicRejection(ApplicationError):
@@ -62,8 +51,9 @@ def token_sources(token) -> tuple[frozenset[str] | None, str | None]:
 
 
 def _raw_text(record) -> str:
-    if isinstance(record, (Unreadable, Parsed)):
-        return record.raw
+    raw = getattr(record, "raw", None)  # Parsed, CostItem and Unreadable keep their text
+    if isinstance(raw, str):
+        return raw
     if isinstance(record, str):
         return record
     return orjson.dumps(record).decode()
@@ -122,7 +112,7 @@ def records_ingest(
                 source_id=ctx.sources.get(source_slug) if source_slug else None,
                 started_at=timezone.now(),
             )
-            result = ingest_records(records, ctx, run_id=run.pk)
+            result = ingest_items(records, ctx, run_id=run.pk, feed=Format.NDJSON)
             if atomic and result.rejected:
                 raise AtomicRejection(result)
             _keep_rejected(run, result.rejected)
@@ -144,7 +134,7 @@ def _finish(run: IngestionRun, result: BatchResult, message: str = "") -> None:
         progress=100,
         finished_at=timezone.now(),
         message=message or _summary(counts),
-        result=counts,
+        result={**counts, "cost_lines": result.cost_lines},
     )
     for name, value in counts.items():
         setattr(run, name, value)
@@ -162,10 +152,10 @@ def _summary(counts: dict) -> str:
 
 def file_upload(*, file, format: str, source: Source, actor, token=None, options: dict | None = None) -> IngestionRun:
     """`POST usage/files`: keep the file and ingest it in the background → the queued run."""
-    if format not in Format.values:
-        raise UnsupportedFormat(f"Unknown format {format!r}; use one of {', '.join(Format.values)}.")
-    if format not in FILE_FORMATS:
-        raise UnsupportedFormat(f"The {format} format is not accepted yet; use generic_csv, ndjson or request_trace.")
+    if format not in Format.values or format not in FEEDS:
+        raise UnsupportedFormat(f"Unknown format {format!r}; use one of {', '.join(sorted(FEEDS))}.")
+    feed = FEEDS[format]
+    feed_vendor(feed, source)  # a single-vendor feed needs its vendor: refuse now, not in the worker
     allowed, _ = token_sources(token)
     if allowed is not None and source.slug not in allowed:
         raise Forbidden(f"This token may not push usage to source {source.slug}.")
@@ -204,23 +194,44 @@ def file_upload(*, file, format: str, source: Source, actor, token=None, options
     return run
 
 
-def _file_rows(run: IngestionRun, text: str):
-    if run.format == Format.GENERIC_CSV:
-        header = csv_header(text)
-        run.options = {**run.options, "header": header}
-        return generic_csv(text), True
-    if run.format == Format.NDJSON:
-        return ndjson(text), False
-    if run.format == Format.REQUEST_TRACE:
-        opts = TraceOptions(
-            vendor=run.options.get("vendor", ""),
-            model=run.options.get("model", ""),
-            timezone=run.options.get("timezone") or "UTC",
-            start=run.options.get("start"),
-            file_sha256=run.file_sha256,
+def feed_vendor(feed: Feed, source: Source | None) -> str | None:
+    """The vendor (slug) of a single-vendor feed: the source's, else the vendor the format
+    belongs to (by slug or alias, e.g. OpenAI). Multi-vendor feeds (FOCUS) answer None."""
+    if feed.multi_vendor or not feed.vendor_alias:
+        return source.vendor.slug if source is not None and source.vendor_id else None
+    if source is not None and source.vendor_id:
+        return source.vendor.slug
+    from procurement.selectors import vendor_by_alias
+
+    vendor = vendor_by_alias(feed.vendor_alias)
+    if vendor is None:
+        raise ApplicationError(
+            f"The {feed.format} format needs a vendor: give source {source.slug if source else ''} its vendor, "
+            f"or add the alias {feed.vendor_alias!r} to a vendor.",
+            extra={"fields": {"source": ["The source has no vendor."]}},
         )
-        return request_trace(text, opts), False
-    raise UnsupportedFormat(f"The {run.format} format is not accepted yet.")
+    return vendor.slug
+
+
+def feed_options(run: IngestionRun) -> FeedOptions:
+    feed = feed_for(run.format)
+    return FeedOptions(
+        source=run.source.slug if run.source_id else None,
+        vendor=feed_vendor(feed, run.source if run.source_id else None),
+        file_sha256=run.file_sha256,
+        options=run.options,
+    )
+
+
+def _file_rows(run: IngestionRun, text: str):
+    """The file's items (the feed checks its structure first and says what a replay needs)."""
+    feed = feed_for(run.format)
+    opts = feed_options(run)
+    kept = feed.prepare(text, opts)
+    if kept:
+        run.options = {**run.options, **kept}
+        opts = FeedOptions(source=opts.source, vendor=opts.vendor, file_sha256=opts.file_sha256, options=run.options)
+    return feed.rows(text, opts), feed.coerce_strings
 
 
 def _chunks(rows, size: int):
@@ -237,8 +248,6 @@ def _chunks(rows, size: int):
 def file_run_execute(run: IngestionRun) -> dict:
     """Ingest a kept file in one transaction (a structural error rolls everything back and
     fails the run with its message); progress is visible while it works."""
-    from ..pipeline.formats import decode
-
     with run.file.open("rb") as handle:
         data = handle.read()
     try:
@@ -255,7 +264,7 @@ def file_run_execute(run: IngestionRun) -> dict:
             seen = 0
             try:
                 for chunk in _chunks(rows, settings.USAGE_FILE_CHUNK_ROWS):
-                    result.add(ingest_records(chunk, ctx, run_id=run.pk))
+                    result.add(ingest_items(chunk, ctx, run_id=run.pk, feed=run.format))
                     seen = chunk[-1][0]
                     progress.report(run.pk, min(95, int(95 * seen / total_lines)), _summary(result.counts))
             except FeedError as exc:
@@ -266,7 +275,7 @@ def file_run_execute(run: IngestionRun) -> dict:
         return result
 
     result = _retrying(work)
-    return {**result.counts, "message": _summary(result.counts)}
+    return {**result.counts, "cost_lines": result.cost_lines, "message": _summary(result.counts)}
 
 
 # Replays ------------------------------------------------------------------------------------------------------
@@ -317,36 +326,23 @@ def replay_run_execute(replay: IngestionRun) -> dict:
     original = replay.replay_of
     rows = {r.pk: r for r in RejectedRow.objects.filter(pk__in=replay.params.get("rows", []), run=original)}
 
+    feed = feed_for(replay.format)
+    opts = feed_options(original)
+
     def parse(row: RejectedRow):
-        if replay.format == Format.GENERIC_CSV:
-            header = original.options.get("header") or []
-            parsed = list(generic_csv(row.raw, header=header))
-        elif replay.format == Format.REQUEST_TRACE:
-            opts = TraceOptions(
-                vendor=original.options.get("vendor", ""),
-                model=original.options.get("model", ""),
-                timezone=original.options.get("timezone") or "UTC",
-                start=original.options.get("start"),
-                file_sha256=original.file_sha256,
-            )
-            try:
-                return request_trace_row(row.raw, opts, row.row)
-            except FeedError as exc:
-                return Unreadable(row.raw, str(exc))
-        else:
-            parsed = list(ndjson(row.raw))
-        if not parsed:
-            return Unreadable(row.raw, "the row is empty")
-        return parsed[0][1]
+        try:
+            return feed.row(row.raw, opts, row.row)
+        except FeedError as exc:
+            return Unreadable(row.raw, str(exc))
 
     def work():
         with transaction.atomic():
             ctx = BatchContext.load(
                 default_source=original.source.slug if original.source_id else None,
-                coerce_strings=replay.format == Format.GENERIC_CSV,
+                coerce_strings=feed.coerce_strings,
             )
             parsed = [(pk, parse(row)) for pk, row in sorted(rows.items())]
-            result = ingest_records(parsed, ctx, run_id=replay.pk)
+            result = ingest_items(parsed, ctx, run_id=replay.pk, feed=replay.format)
             failed = {r.index: r.reasons for r in result.rejected}
             now = timezone.now()
             passed = [pk for pk in rows if pk not in failed]
@@ -357,4 +353,4 @@ def replay_run_execute(replay: IngestionRun) -> dict:
             return result
 
     result = _retrying(work)
-    return {**result.counts, "message": _summary(result.counts)}
+    return {**result.counts, "cost_lines": result.cost_lines, "message": _summary(result.counts)}
