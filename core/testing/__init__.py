@@ -8,7 +8,9 @@ anonymous callers and every role, with real bearer tokens, plus department scopi
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,26 @@ from rest_framework.test import APIClient
 
 from core.policy import CHANGE, VIEW, access_for, can
 from core.roles import Role
+
+
+def _shared_data() -> Path:
+    """The public data set (`../shared/data`): TOKENLEDGER_SHARED_DATA, else beside the clone,
+    else the workplace's copy. Tests that read it skip where none exists."""
+    from django.conf import settings
+
+    candidates = [
+        os.environ.get("TOKENLEDGER_SHARED_DATA", ""),
+        Path(settings.BASE_DIR).parent / "shared" / "data",
+        "/work/shared/data",
+    ]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return Path(settings.BASE_DIR).parent / "shared" / "data"
+
+
+SHARED_DATA = _shared_data()
+needs_shared_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="the shared data set is not on this machine")
 
 PASSWORD = "correct-horse-battery-staple"
 ALL_ROLES = list(Role)

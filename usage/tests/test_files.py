@@ -1,20 +1,18 @@
 """POST usage/files: generic CSV, NDJSON and request traces (the real Azure and Mooncake files)
 become runs; garbage fails its run with a message and keeps the file; nothing half-applied."""
 
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from core.roles import Role
-from core.testing import assert_error_shape, token_client
+from core.testing import SHARED_DATA, assert_error_shape, token_client
 from usage.models import DailyRollup, IngestionRun, RejectedRow, UsageRecord
 
 from .factories import world
 
 pytestmark = pytest.mark.django_db
-DATA = Path(settings.BASE_DIR).parent / "shared" / "data"
+DATA = SHARED_DATA
 AZURE = DATA / "azure-llm-trace-2023" / "AzureLLMInferenceTrace_code.csv"
 MOONCAKE = DATA / "mooncake-traces" / "conversation_trace.jsonl"
 needs_data = pytest.mark.skipif(not AZURE.exists(), reason="../shared/data is not on this machine")
