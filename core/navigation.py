@@ -34,6 +34,7 @@ NAV: list[tuple[str, list[NavItem]]] = [
         [
             NavItem("Usage", "usage:explorer", "chart-bar", "usage"),
             NavItem("Ingestion runs", "usage:run_list", "list-check", "ingestion_run"),
+            NavItem("Vendor cost lines", "usage:cost_line_list", "receipt", "vendor_cost_line"),
             NavItem("Budgets", "procurement:budget_list", "wallet", "budget"),
             NavItem("Forecasts", "insights:forecast_list", "chart-line", "forecast"),
         ],

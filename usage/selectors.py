@@ -12,7 +12,7 @@ from core.scoping import visible_department_ids
 from core.selectors import organization_settings
 from procurement.directory import descendant_ids
 
-from .models import IngestionRun
+from .models import IngestionRun, VendorCostLine
 
 GROUPS = {
     "vendor": ("v.slug", "vendor"),
@@ -88,6 +88,11 @@ def usage_summary(query: SummaryQuery, *, user) -> dict:
 
 def ingestion_runs():
     return IngestionRun.objects.select_related("source", "created_by")
+
+
+def vendor_cost_lines():
+    """What vendors' cost feeds say they charged, newest period first, with what a list shows."""
+    return VendorCostLine.objects.select_related("vendor", "source").order_by("-period_start", "vendor_id", "id")
 
 
 def usage_model_names() -> list[str]:

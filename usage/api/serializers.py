@@ -1,23 +1,73 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from procurement.models import Vendor
 
-from ..models import AttributionRule, IngestionRun, RejectedRow, Source
+from ..models import AttributionRule, IngestionRun, RejectedRow, Source, VendorCostLine
 from ..models.attribution import validate_dimension
-from ..models.sources import Format
+from ..models.sources import Format, PullHealth
 
 
 class SourceSerializer(serializers.ModelSerializer):
+    """A source and how its vendor's API is pulled. The credential is write-only: send
+    `credential` to store a key (encrypted), null to forget it; answers say only `credential_set`."""
+
     vendor = serializers.SlugRelatedField(
         slug_field="slug", queryset=Vendor.objects.all(), allow_null=True, required=False
+    )
+    credential = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=4000,
+        style={"input_type": "password"},
+        help_text="The vendor API key, stored encrypted and never shown back; empty keeps it, null forgets it.",
+    )
+    credential_set = serializers.BooleanField(read_only=True, help_text="A credential is stored.")
+    health = serializers.ChoiceField(
+        source="pull_health", choices=PullHealth.choices, read_only=True, help_text="How the scheduled pulls are doing."
     )
 
     class Meta:
         model = Source
-        fields = ["slug", "name", "vendor", "format", "is_active", "description", "created_at", "updated_at"]
-        read_only_fields = ["created_at", "updated_at"]
+        fields = [
+            "slug",
+            "name",
+            "vendor",
+            "format",
+            "is_active",
+            "description",
+            "pull_enabled",
+            "base_url",
+            "credential_env",
+            "credential",
+            "credential_set",
+            "pull_interval_minutes",
+            "pull_open_days",
+            "pull_start",
+            "pulled_until",
+            "last_pull_at",
+            "last_pull_ok_at",
+            "next_pull_at",
+            "pull_failures",
+            "last_pull_error",
+            "health",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "pulled_until",
+            "last_pull_at",
+            "last_pull_ok_at",
+            "next_pull_at",
+            "pull_failures",
+            "last_pull_error",
+            "created_at",
+            "updated_at",
+        ]
         extra_kwargs = {"slug": {"validators": []}}
 
 
@@ -60,6 +110,7 @@ class IngestionRunSerializer(serializers.ModelSerializer):
             "duplicates",
             "restated",
             "rejected",
+            "result",
             "created_by",
             "created_at",
             "started_at",
@@ -121,3 +172,68 @@ class SummaryRowSerializer(serializers.Serializer):
 class SummarySerializer(serializers.Serializer):
     currency = serializers.CharField()
     rows = SummaryRowSerializer(many=True)
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "example": "0.00000080000"})
+class ExactDecimalField(serializers.Field):
+    """A decimal as the feed wrote it: every digit and its scale, never in exponent notation
+    ("0.00000080000", not "8.0000E-7")."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return None if value is None else format(value, "f")
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "nullable": True, "example": "0.00000080000"})
+class OptionalExactDecimalField(ExactDecimalField):
+    """An exact decimal, null when the feed gave none."""
+
+
+class VendorCostLineSerializer(serializers.ModelSerializer):
+    vendor = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    source = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    run = serializers.IntegerField(source="run_id", read_only=True, allow_null=True, help_text="The ingestion run")
+    amount = ExactDecimalField(help_text="In the currency's major unit, exactly as the feed stated it")
+    billed_cost = OptionalExactDecimalField(help_text="FOCUS BilledCost")
+    effective_cost = OptionalExactDecimalField(help_text="FOCUS EffectiveCost")
+    list_cost = OptionalExactDecimalField(help_text="FOCUS ListCost")
+    contracted_cost = OptionalExactDecimalField(help_text="FOCUS ContractedCost")
+    quantity = OptionalExactDecimalField(help_text="FOCUS ConsumedQuantity, or the feed's quantity")
+
+    class Meta:
+        model = VendorCostLine
+        fields = [
+            "id",
+            "vendor",
+            "period_start",
+            "period_end",
+            "description",
+            "model",
+            "line_item",
+            "charge_category",
+            "amount",
+            "amount_as_given",
+            "amount_unit",
+            "currency",
+            "billed_cost",
+            "effective_cost",
+            "list_cost",
+            "contracted_cost",
+            "quantity",
+            "quantity_unit",
+            "project_id",
+            "api_key_id",
+            "workspace_id",
+            "dimensions",
+            "source",
+            "run",
+            "feed",
+            "version",
+            "superseded",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields

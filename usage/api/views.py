@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.conf import settings
+from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -15,7 +16,7 @@ from core.api.serializers import RunCreatedSerializer
 from core.exceptions import ApplicationError, PayloadTooLarge, UnsupportedFormat
 
 from .. import selectors, services
-from ..filtersets import AttributionRuleFilterSet, IngestionRunFilterSet, SourceFilterSet
+from ..filtersets import AttributionRuleFilterSet, IngestionRunFilterSet, SourceFilterSet, VendorCostLineFilterSet
 from ..models import AttributionRule, Source
 from ..pipeline.formats import FeedError, decode, json_array, ndjson
 from .serializers import (
@@ -27,6 +28,7 @@ from .serializers import (
     ReplaySerializer,
     SourceSerializer,
     SummarySerializer,
+    VendorCostLineSerializer,
 )
 
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/json-seq")
@@ -159,16 +161,39 @@ class SourceViewSet(ModelViewSet):
     def get_queryset(self):
         return self.scope_queryset(Source.objects.select_related("vendor"))
 
+    def _save(self, serializer, source=None):
+        data = dict(serializer.validated_data)
+        # absent or "": keep the stored credential; null: forget it; text: store it encrypted
+        credential = data.pop("credential", "")
+        serializer.instance = services.source_save(
+            source=source,
+            actor=self.request.user,
+            credential=services.KEEP_CREDENTIAL if credential == "" else credential,
+            **data,
+        )
+
     def perform_create(self, serializer):
-        serializer.instance = services.source_save(actor=self.request.user, **serializer.validated_data)
+        self._save(serializer)
 
     def perform_update(self, serializer):
-        serializer.instance = services.source_save(
-            source=serializer.instance, actor=self.request.user, **serializer.validated_data
-        )
+        self._save(serializer, serializer.instance)
 
     def perform_destroy(self, instance):
         services.source_delete(source=instance, actor=self.request.user)
+
+
+class SourcePullApi(APIView):
+    """Pull a source's vendor API now → 202 {"run": id}; `GET usage/runs/{id}` follows it.
+    409 when a pull of the source is already queued or running."""
+
+    policy_resource = "usage_source"
+    policy_actions = {"post": "pull"}
+
+    @extend_schema(request=None, responses={202: RunCreatedSerializer})
+    def post(self, request, slug):
+        source = get_object_or_404(Source.objects.all(), slug=slug)
+        run = services.source_pull_now(source=source, actor=request.user)
+        return Response({"run": run.pk}, status=status.HTTP_202_ACCEPTED)
 
 
 class AttributionRuleViewSet(ModelViewSet):
@@ -244,3 +269,17 @@ class UsageSummaryApi(APIView):
             models=values("model"),
         )
         return Response(selectors.usage_summary(query, user=request.user))
+
+
+class VendorCostLineViewSet(ReadOnlyModelViewSet):
+    """What vendors' cost feeds (OpenAI costs, Anthropic cost_report, FOCUS, OpenRouter activity)
+    say they charged, exactly as stated. `start` / `end` (dates, UTC): lines whose period starts
+    on or after `start` and before `end`."""
+
+    policy_resource = "vendor_cost_line"
+    serializer_class = VendorCostLineSerializer
+    filterset_class = VendorCostLineFilterSet
+    ordering_fields = ["id", "period_start", "period_end", "amount", "vendor__slug", "charge_category", "created_at"]
+
+    def get_queryset(self):
+        return self.scope_queryset(selectors.vendor_cost_lines())

@@ -120,9 +120,12 @@ def csv_header(text: str) -> list[str]:
 
 
 def csv_line(values: list[str]) -> str:
+    """A row as CSV text without a line end. Cells holding a line break are quoted (the writer
+    quotes the characters of its line terminator, so it must have one): the text reads back as
+    one row."""
     out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(values)
-    return out.getvalue()
+    csv.writer(out, lineterminator="\r\n").writerow(values)
+    return out.getvalue()[:-2]
 
 
 def generic_csv(text: str, header: list[str] | None = None) -> Iterator[tuple[int, object]]:

@@ -60,19 +60,20 @@ def _raw_text(record) -> str:
 
 
 def _keep_rejected(run: IngestionRun, rejected: list[RejectedRecord], *, raw_of=None) -> None:
-    RejectedRow.objects.bulk_create(
-        [
-            RejectedRow(
-                run=run,
-                row=r.index,
-                raw=raw_of(r) if raw_of else _raw_text(r.record),
-                reasons=r.reasons,
-                external_id=(r.external_id or "")[:255],
+    """One kept row per row of the feed: the items of one row (OpenRouter activity gives a usage
+    record and a cost line) rejected together are one row with all their reasons, replayed once."""
+    kept: dict[tuple[int, str], RejectedRow] = {}
+    for r in rejected:
+        raw = raw_of(r) if raw_of else _raw_text(r.record)
+        row = kept.get((r.index, raw))
+        if row is None:
+            kept[(r.index, raw)] = RejectedRow(
+                run=run, row=r.index, raw=raw, reasons=list(r.reasons), external_id=(r.external_id or "")[:255]
             )
-            for r in rejected
-        ],
-        batch_size=2000,
-    )
+        else:
+            row.reasons.extend(reason for reason in r.reasons if reason not in row.reasons)
+            row.external_id = row.external_id or (r.external_id or "")[:255]
+    RejectedRow.objects.bulk_create(kept.values(), batch_size=2000)
 
 
 def _retrying(fn, attempts: int = 5):
@@ -329,11 +330,14 @@ def replay_run_execute(replay: IngestionRun) -> dict:
     feed = feed_for(replay.format)
     opts = feed_options(original)
 
-    def parse(row: RejectedRow):
+    def parse(row: RejectedRow) -> list:
+        """The row's items (a feed row may give more than one: OpenRouter activity gives a usage
+        record and a cost line); all are tried, the row stays rejected if any fails."""
         try:
-            return feed.row(row.raw, opts, row.row)
+            items = feed.row(row.raw, opts, row.row)
         except FeedError as exc:
-            return Unreadable(row.raw, str(exc))
+            items = Unreadable(row.raw, str(exc))
+        return [(row.pk, item) for item in (items if isinstance(items, list) else [items])]
 
     def work():
         with transaction.atomic():
@@ -341,9 +345,11 @@ def replay_run_execute(replay: IngestionRun) -> dict:
                 default_source=original.source.slug if original.source_id else None,
                 coerce_strings=feed.coerce_strings,
             )
-            parsed = [(pk, parse(row)) for pk, row in sorted(rows.items())]
+            parsed = [item for _, row in sorted(rows.items()) for item in parse(row)]
             result = ingest_items(parsed, ctx, run_id=replay.pk, feed=replay.format)
-            failed = {r.index: r.reasons for r in result.rejected}
+            failed: dict[int, list[str]] = {}
+            for r in result.rejected:
+                failed.setdefault(r.index, []).extend(r.reasons)
             now = timezone.now()
             passed = [pk for pk in rows if pk not in failed]
             RejectedRow.objects.filter(pk__in=passed).update(resolved_at=now, resolved_by=replay)

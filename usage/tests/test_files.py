@@ -1,7 +1,6 @@
 """POST usage/files: generic CSV, NDJSON and request traces (the real Azure and Mooncake files)
 become runs; garbage fails its run with a message and keeps the file; nothing half-applied."""
 
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -100,12 +99,15 @@ def test_empty_file_refused_at_upload(uploader):
     assert response.status_code == 400 and "empty" in response.json()["message"]
 
 
-def test_unknown_or_later_format(uploader):
-    response = uploader("x.json", b"{}", "openai_costs")
-    assert response.status_code == 415
-    assert_error_shape(response)
+def test_unknown_format_and_a_file_that_is_not_the_format(uploader):
     response = uploader("x.json", b"{}", "nonsense")
     assert response.status_code == 400
+    assert_error_shape(response)
+    assert "format" in response.json()["extra"]["fields"]
+    # a known format whose file is something else: the run fails with the reason, nothing stored
+    run = run_of(uploader, uploader("x.json", b"{}", "openai_costs"))
+    assert run["status"] == "failed" and "data list" in run["message"], run
+    assert UsageRecord.objects.count() == 0
 
 
 def test_trace_needs_vendor_and_model(uploader):

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.dateparse import parse_datetime
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -129,7 +130,8 @@ class IngestionRunDetailView(PolicyRequiredMixin, TemplateView):
         run = self.run
         # core/_run_status.html lists a run's result; the counts have their own cards here.
         status_run = copy(run)
-        status_run.result = {k: v for k, v in (run.result or {}).items() if k not in COUNT_NAMES}
+        # A pull's record (window, pages, requests) has its own card too.
+        status_run.result = {k: v for k, v in (run.result or {}).items() if k not in COUNT_NAMES and k != "pull"}
         return {
             "run": run,
             "status_run": status_run,
@@ -154,8 +156,28 @@ class IngestionRunDetailView(PolicyRequiredMixin, TemplateView):
             replay_of=visible.filter(pk=run.replay_of_id).first() if run.replay_of_id else None,
             replays=list(visible.filter(replay_of=run).order_by("-created_at")),
             can_correct=can(user, "ingestion_run", CHANGE) and run.is_finished,
+            # the vendor cost lines this run stored or last restated (cost feeds), for those who read them
+            cost_lines=run.cost_lines.count() if can(user, "vendor_cost_line", "view") else 0,
+            pull=pull_record(run),
         )
         return context
+
+
+def pull_record(run) -> dict | None:
+    """What a pull run asked for and fetched: its window, pages, requests and their attempts."""
+    if run.origin != run.Origin.PULL:
+        return None
+    record = {**(run.params or {}), **((run.result or {}).get("pull") or {})}
+    window = record.get("window") or {}
+    return {
+        "trigger": (run.params or {}).get("trigger", ""),
+        "start": parse_datetime(window["start"]) if window.get("start") else None,
+        "end": parse_datetime(window["end"]) if window.get("end") else None,
+        "base_url": record.get("base_url", ""),
+        "pages": record.get("pages"),
+        "attempts": record.get("attempts"),
+        "requests": record.get("requests") or [],
+    }
 
 
 def _normalised(text: str) -> str:

@@ -24,4 +24,7 @@ def feed_for(format: str) -> Feed:
 for _feed in (GenericCsvFeed(), NdjsonFeed(), RequestTraceFeed()):
     register(_feed)
 
+# Vendor feeds: each module registers its feeds with register() when imported.
+from . import anthropic, focus, openai, openrouter  # noqa: E402, F401
+
 __all__ = ["FEEDS", "CostItem", "Feed", "FeedError", "FeedOptions", "feed_for", "register"]

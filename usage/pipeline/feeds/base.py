@@ -72,8 +72,9 @@ class Feed:
     def rows(self, text: str, opts: FeedOptions) -> Iterator[tuple[int, Item | CostItem]]:
         raise NotImplementedError
 
-    def row(self, raw: str, opts: FeedOptions, number: int) -> Item | CostItem:
-        """One kept row again (possibly corrected), numbered as it was in its file."""
+    def row(self, raw: str, opts: FeedOptions, number: int) -> Item | CostItem | list[Item | CostItem]:
+        """One kept row again (possibly corrected), numbered as it was in its file. A feed whose
+        row gives several items (a usage record and a cost line) returns them as a list."""
         raise NotImplementedError
 
 
@@ -107,6 +108,8 @@ def json_pages(text: str) -> list[dict]:
             try:
                 pages.append(loads_exact(line))
             except json.JSONDecodeError as exc:
+                if number == 1:  # not a page per line: one pretty-printed document, broken where it says
+                    raise FeedError(_json_problem(whole_error)) from whole_error
                 raise FeedError(f"Page {number} (line {number}): {_json_problem(exc)}") from exc
             except ValueError as exc:
                 raise FeedError(f"Page {number} (line {number}): {exc}.") from exc
@@ -123,7 +126,12 @@ def json_pages(text: str) -> list[dict]:
 
 
 def _json_problem(exc: json.JSONDecodeError) -> str:
-    if exc.pos >= len(exc.doc.rstrip()) - 1:
+    rest = exc.doc[exc.pos :].strip()
+    if (
+        exc.pos >= len(exc.doc.rstrip()) - 1
+        or exc.msg.startswith("Unterminated string")  # cut inside a string: the error is where it began
+        or (rest and any(word.startswith(rest) for word in ("true", "false", "null")))  # cut inside a word
+    ):
         return (
             f"the JSON ends unexpectedly at character {exc.pos} (line {exc.lineno}): "
             "the page was cut off; nothing was stored."
@@ -134,7 +142,10 @@ def _json_problem(exc: json.JSONDecodeError) -> str:
 def dumps_raw(value) -> str:
     """A row's raw text for keeping and replaying: JSON, with Decimals as their exact text
     (strings — a parser reading a kept row accepts an amount as a number or a decimal string)."""
-    return orjson.dumps(value, default=_exact_default, option=orjson.OPT_SORT_KEYS).decode()
+    try:
+        return orjson.dumps(value, default=_exact_default, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # an integer beyond 64 bits (orjson refuses it): the row is kept all the same
+        return json.dumps(value, default=_exact_default, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _exact_default(value):
@@ -170,7 +181,12 @@ def unix_time(value, name: str) -> datetime:
     """Unix seconds (OpenAI's start_time / end_time) → an aware UTC datetime."""
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
         raise ValueError(f"{name} {value!r} is not a Unix time in seconds")
-    return datetime.fromtimestamp(int(value), tz=UTC)
+    if isinstance(value, Decimal) and (not value.is_finite() or value != value.to_integral_value()):
+        raise ValueError(f"{name} {value} is not a whole number of seconds")  # never truncated silently
+    try:
+        return datetime.fromtimestamp(int(value), tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"{name} {value} is out of the range of dates") from None
 
 
 def rfc3339(value, name: str) -> datetime:
@@ -183,7 +199,10 @@ def rfc3339(value, name: str) -> datetime:
         raise ValueError(f"{name} {value!r} is not an RFC 3339 timestamp") from None
     if parsed.tzinfo is None:
         raise ValueError(f"{name} {value!r} has no UTC offset")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{name} {value!r} is out of the range of dates") from None
 
 
 def line_id(format: str, *values) -> str:
@@ -191,3 +210,44 @@ def line_id(format: str, *values) -> str:
     identify the row (bucket and grouping dimensions), so pulling the row again restates it."""
     digest = blake2b(orjson.dumps(values, default=_exact_default), digest_size=16).hexdigest()
     return f"{format}:{digest}"
+
+
+# Reading a vendor row's values, with the reason a bad one is rejected ------------------------------------------
+
+
+def shown(value) -> str:
+    """A JSON value as a reason quotes it: text in quotes, numbers as written, JSON words as JSON."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, (int, Decimal)):
+        return str(value)
+    return "a JSON object" if isinstance(value, dict) else "a JSON array" if isinstance(value, list) else repr(value)
+
+
+def json_count(values: dict, name: str, reasons: list[str], *, required: bool = False, label: str = "") -> int:
+    """A token or request count: a JSON integer ≥ 0; null or absent is 0 unless required. A bad
+    value adds its reason (named `label` if given, e.g. "cache_creation.ephemeral_5m_input_tokens")."""
+    value = values.get(name)
+    if value is None:
+        if required:
+            reasons.append(f"{label or name} is missing")
+        return 0
+    if type(value) is int and value >= 0:
+        return value
+    reasons.append(f"{label or name} must be a whole number ≥ 0, not {shown(value)}")
+    return 0
+
+
+def json_text(values: dict, name: str, reasons: list[str]) -> str | None:
+    """An optional grouping value: a string, or null (an empty string is null too)."""
+    value = values.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    reasons.append(f"{name} must be a string or null, not {shown(value)}")
+    return None
