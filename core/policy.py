@@ -60,7 +60,8 @@ POLICY: dict[str, Access] = {
     "fx_rate": Access(view=STAFF, change=FINANCE),
     "agreement": Access(view=READERS, change=PROCUREMENT, actions={"approve": PROCUREMENT | FINANCE}),
     # Usage
-    "usage_source": Access(view=READERS, change=ADMIN),
+    # Pulling a source now: its administrators, and finance who answer for the figures.
+    "usage_source": Access(view=READERS, change=ADMIN, actions={"pull": ADMIN | FINANCE}),
     "usage": Access(
         view=STAFF,
         department_scoped=True,

@@ -211,14 +211,99 @@ class SourceForm(KeyedChoicesForm):
         help_text="Empty for feeds that carry several vendors (a gateway, FOCUS).",
     )
 
+    credential = forms.CharField(
+        required=False,
+        max_length=4000,
+        strip=True,
+        label="Credential (API key)",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Stored encrypted and never shown again. Leave empty to keep the stored one.",
+    )
+    base_url = forms.URLField(
+        required=False,
+        assume_scheme="https",
+        label="Base URL",
+        help_text="Empty: the vendor's own (https://api.openai.com/v1, https://api.anthropic.com/v1, "
+        "https://openrouter.ai/api/v1).",
+    )
+    forget_credential = forms.BooleanField(
+        required=False, label="Forget the stored credential", help_text="The pull then needs the environment variable."
+    )
+
     class Meta:
         model = Source
-        fields = ["name", "slug", "vendor", "format", "is_active", "description"]
-        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        fields = [
+            "name",
+            "slug",
+            "vendor",
+            "format",
+            "is_active",
+            "description",
+            "pull_enabled",
+            "base_url",
+            "credential_env",
+            "pull_interval_minutes",
+            "pull_open_days",
+            "pull_start",
+        ]
+        widgets = {"description": forms.Textarea(attrs={"rows": 3}), "pull_start": DateInput}
+        labels = {
+            "pull_enabled": "Pull on a schedule",
+            "credential_env": "Credential from environment variable",
+            "pull_interval_minutes": "Pull every (minutes)",
+            "pull_open_days": "Open days",
+            "pull_start": "First day to pull",
+        }
         help_texts = {
             "slug": "How records, uploads and API tokens name this source.",
             "is_active": "Inactive sources take no uploads.",
+            "pull_enabled": (
+                "Pull the vendor's usage or cost API (formats OpenAI usage and costs, Anthropic usage_report and "
+                "cost_report, OpenRouter activity) with the credential below."
+            ),
+            "credential_env": "The name of the variable holding the API key where the worker runs, e.g. "
+            "OPENAI_ADMIN_KEY. Wins over a stored credential.",
+            "pull_open_days": "The last days a vendor may still change: every pull fetches them again, and "
+            "changed buckets are restated.",
+            "pull_start": "Only for the first pull; empty: a week back.",
         }
+
+    field_order = [
+        "name",
+        "slug",
+        "vendor",
+        "format",
+        "is_active",
+        "description",
+        "pull_enabled",
+        "base_url",
+        "credential_env",
+        "credential",
+        "forget_credential",
+    ]
+    # Kept as they are when the form leaves them empty (a form without the pull settings).
+    KEPT_WHEN_EMPTY = ("pull_interval_minutes", "pull_open_days")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.KEPT_WHEN_EMPTY:
+            self.fields[name].required = False
+        if self.instance.pk and self.instance.credential_set:
+            stored = "A credential is stored (encrypted; it is never shown). Leave empty to keep it, or type a new one."
+            self.fields["credential"].help_text = stored
+        else:
+            del self.fields["forget_credential"]
+
+    def service_data(self) -> dict:
+        data = super().service_data()
+        for name in self.KEPT_WHEN_EMPTY:
+            if data.get(name) is None:
+                data[name] = getattr(self.instance, name) if self.instance.pk else Source._meta.get_field(name).default
+        if self.cleaned_data.get("forget_credential"):
+            data["credential"] = None
+        elif self.cleaned_data.get("credential"):
+            data["credential"] = self.cleaned_data["credential"]
+        return data
 
 
 class AttributionRuleForm(KeyedChoicesForm):

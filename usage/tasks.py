@@ -30,6 +30,11 @@ def _reattribute(run, report) -> dict:
     return services.reattribute(pairs)
 
 
+@job
+def _pull_source(run, report) -> dict:
+    return services.pull_run_execute(_ingestion_run(run))
+
+
 @shared_task(name="usage.ingest_file", acks_late=True)
 def ingest_file(run_id: int) -> None:
     _ingest_file(run_id)
@@ -43,3 +48,14 @@ def replay(run_id: int) -> None:
 @shared_task(name="usage.reattribute", acks_late=True)
 def reattribute(run_id: int) -> None:
     _reattribute(run_id)
+
+
+@shared_task(name="usage.pull_source", acks_late=True)
+def pull_source(run_id: int) -> None:
+    _pull_source(run_id)
+
+
+@shared_task(name="usage.pull_due_sources", acks_late=True)
+def pull_due_sources() -> int:
+    """Beat, every minute (CELERY_BEAT_SCHEDULE): a pull run for each source that is due."""
+    return len(services.sources_pull_due())

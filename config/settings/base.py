@@ -235,6 +235,9 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     },
 }
+# Secrets stored in the database (a source's vendor API key) are encrypted with these Fernet
+# keys: the first encrypts, all decrypt (rotation). Unset: one key derived from SECRET_KEY (core.crypto).
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 # Biggest request body Django reads into memory for forms; usage uploads are streamed to files.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -308,6 +311,15 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3 * 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=3 * 3600 - 60)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Periodic tasks: written into django-celery-beat's tables when beat starts (editable there).
+CELERY_BEAT_SCHEDULE = {
+    # Scheduled pulls of vendor usage APIs: each minute, a run for every source whose pull is due.
+    "usage-pull-due-sources": {
+        "task": "usage.pull_due_sources",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
@@ -458,3 +470,9 @@ USAGE_MAX_RECORDS_PER_REQUEST = env.int("USAGE_MAX_RECORDS_PER_REQUEST", default
 USAGE_MAX_BODY_BYTES = env.int("USAGE_MAX_BODY_BYTES", default=64 * 1024 * 1024)
 USAGE_FUTURE_TOLERANCE_MINUTES = env.int("USAGE_FUTURE_TOLERANCE_MINUTES", default=10)
 USAGE_FILE_CHUNK_ROWS = env.int("USAGE_FILE_CHUNK_ROWS", default=10_000)
+# Scheduled pulls of vendor usage APIs (usage.pulls): per request, attempts with exponential
+# back-off and jitter (Retry-After honoured, capped), a timeout, and a cap on pages per pull.
+USAGE_PULL_MAX_ATTEMPTS = env.int("USAGE_PULL_MAX_ATTEMPTS", default=5)
+USAGE_PULL_BACKOFF_SECONDS = env.float("USAGE_PULL_BACKOFF_SECONDS", default=2.0)
+USAGE_PULL_TIMEOUT_SECONDS = env.float("USAGE_PULL_TIMEOUT_SECONDS", default=30.0)
+USAGE_PULL_MAX_PAGES = env.int("USAGE_PULL_MAX_PAGES", default=200)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from core.models import TimeStampedModel
@@ -22,6 +25,20 @@ class Format(models.TextChoices):
     OPENROUTER_ACTIVITY = "openrouter_activity", "OpenRouter activity"
     FOCUS_CSV = "focus_csv", "FOCUS 1.0–1.2 CSV"
     REQUEST_TRACE = "request_trace", "Request trace (Azure / Mooncake layout)"
+
+
+class PullHealth(models.TextChoices):
+    """How a source's scheduled pulls are doing (the source list's badge, the API's `health`)."""
+
+    OK = "ok", "ok"
+    FAILING = "failing", "failing"
+    STALE = "stale", "stale"
+    NEVER_PULLED = "never_pulled", "never pulled"
+    OFF = "off", "off"
+
+
+# A source whose last good pull is older than two intervals and this is stale (beat or workers down).
+STALE_GRACE = timedelta(minutes=15)
 
 
 class Source(TimeStampedModel):
@@ -66,3 +83,23 @@ class Source(TimeStampedModel):
 
     def get_absolute_url(self) -> str:
         return reverse("usage:source_detail", kwargs={"slug": self.slug})
+
+    @property
+    def credential_set(self) -> bool:
+        """A stored credential exists (it is never shown back)."""
+        return bool(self.credential_encrypted)
+
+    @property
+    def pull_health(self) -> str:
+        if not self.pull_enabled or not self.is_active:
+            return PullHealth.OFF
+        if self.pull_failures:
+            return PullHealth.FAILING
+        if self.last_pull_ok_at is None:
+            return PullHealth.NEVER_PULLED
+        if timezone.now() - self.last_pull_ok_at > 2 * timedelta(minutes=self.pull_interval_minutes) + STALE_GRACE:
+            return PullHealth.STALE
+        return PullHealth.OK
+
+    def get_pull_health_display(self) -> str:
+        return PullHealth(self.pull_health).label

@@ -1,14 +1,22 @@
-"""Source pages: the list, a source with its recent runs and change history, the forms."""
+"""Source pages: the list (with each source's pull health), a source with its pull settings,
+recent runs and change history, the forms, and "Pull now"."""
 
 from __future__ import annotations
 
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect
+from django.views import View
+
+from core.exceptions import ApplicationError
 from core.policy import can
 from core.views.generic import ObjectDeleteView, ObjectDetailView, ObjectEditView, ObjectListView
+from core.views.mixins import PolicyRequiredMixin
 
 from .. import selectors, services
 from ..filtersets import SourceFilterSet
 from ..forms import SourceForm
 from ..models import Source
+from ..pipeline.feeds.endpoints import endpoint_for
 from ..tables import SourceTable
 
 RECENT_RUNS = 10
@@ -41,6 +49,8 @@ class SourceDetailView(ObjectDetailView):
         if can(user, "ingestion_run", "view"):
             context["runs"] = list(selectors.ingestion_runs().filter(source=self.object)[:RECENT_RUNS])
         context["can_ingest"] = can(user, "usage", "ingest") and self.object.is_active
+        context["pull_endpoint"] = endpoint = endpoint_for(self.object.format)
+        context["can_pull"] = can(user, "usage_source", "pull") and self.object.is_active and endpoint is not None
         context["title"] = self.object.name
         return context
 
@@ -57,6 +67,24 @@ class SourceEditView(ObjectEditView):
 
     def perform(self, form):
         return services.source_save(source=self.object, actor=self.request.user, **form.service_data())
+
+
+class SourcePullView(PolicyRequiredMixin, View):
+    """The "Pull now" button of a source's page: a pull run, whose page follows it."""
+
+    policy_resource = "usage_source"
+    policy_action = "pull"
+    http_method_names = ["post"]
+
+    def post(self, request, slug):
+        source = get_object_or_404(self.scope(Source.objects.all()), slug=slug)
+        try:
+            run = services.source_pull_now(source=source, actor=request.user)
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+            return redirect(source.get_absolute_url())
+        messages.success(request, f"Pull of {source.name} queued as run #{run.pk}.")
+        return redirect(run.get_absolute_url())
 
 
 class SourceDeleteView(ObjectDeleteView):
