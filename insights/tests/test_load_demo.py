@@ -12,7 +12,7 @@ from contracts.models import Agreement, Commitment, PriceRule
 from core.models import FxRate
 from procurement.models import Budget, Department, Vendor, VendorCertification, VendorModel
 from procurement.selectors import list_price_for
-from usage.models import DailyRollup, RejectedRow, UsageRecord
+from usage.models import DailyRollup, RejectedRow, UsageRecord, VendorCostLine
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +21,7 @@ def test_load_demo_twice(tmp_path):
     logins = tmp_path / "logins.json"
     call_command("load_demo", "--logins-file", str(logins), stdout=StringIO())
     records = UsageRecord.objects.count()
+    cost_lines = VendorCostLine.objects.count()
     counts = [
         m.objects.count() for m in (Vendor, VendorModel, Budget, Agreement, FxRate, Department, VendorCertification)
     ]
@@ -31,6 +32,7 @@ def test_load_demo_twice(tmp_path):
     ] == counts
     assert json.loads(logins.read_text()) == first  # same passwords and token on every run
     assert UsageRecord.objects.count() == records > 10_000  # months of usage, loaded once
+    assert VendorCostLine.objects.count() == cost_lines > 0  # the vendors' cost feeds, loaded once
 
     assert set(Vendor.objects.values_list("slug", flat=True)) == {
         "deepseek",
@@ -64,3 +66,22 @@ def test_load_demo_twice(tmp_path):
     weekday = DailyRollup.objects.filter(day__week_day__in=[2, 3, 4, 5, 6]).aggregate(r=Sum("requests"))["r"] / 5
     weekend = DailyRollup.objects.filter(day__week_day__in=[1, 7]).aggregate(r=Sum("requests"))["r"] / 2
     assert weekday > 2 * weekend
+
+
+def test_demo_vendor_costs_state_the_usage_at_list_price(tmp_path):
+    """The demo's OpenAI and Anthropic cost feeds charge the demo usage at list price, except on
+    two overcharged days per vendor (4 %) for the reconciliation to find; amounts are exact."""
+    call_command("load_demo", "--logins-file", str(tmp_path / "l.json"), stdout=StringIO())
+    for slug, unit in (("openai", "major"), ("anthropic", "cents")):
+        lines = VendorCostLine.objects.filter(vendor__slug=slug)
+        assert lines.exists() and set(lines.values_list("amount_unit", flat=True)) == {unit}
+        by_day = dict(
+            lines.values_list("period_start__date").annotate(a=Sum("amount")).values_list("period_start__date", "a")
+        )
+        expected = {}
+        for record in UsageRecord.objects.filter(vendor__slug=slug).exclude(rating="unpriced"):
+            expected[record.usage_date] = expected.get(record.usage_date, Decimal(0)) + record.list_cost
+        assert set(by_day) == set(expected)
+        ratios = sorted(by_day[day] / expected[day] for day in by_day)
+        assert all(abs(r - 1) < Decimal("1e-6") for r in ratios[:-2])
+        assert all(abs(r - Decimal("1.04")) < Decimal("1e-6") for r in ratios[-2:])

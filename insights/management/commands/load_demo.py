@@ -24,6 +24,7 @@ from core.roles import Role
 from core.services import organization_settings_ensure
 from procurement.demo import load_budgets, load_certifications, load_departments, load_price_book, load_vendors
 from usage.demo import load_sources, load_usage
+from usage.demo_costs import load_vendor_costs
 
 FX_FROM = date(2025, 1, 1)
 USAGE_MONTHS = 6  # months of demo usage, up to yesterday
@@ -95,11 +96,13 @@ class Command(BaseCommand):
         today = timezone.now().date()
         first_month = (today.replace(day=1) - timedelta(days=31 * (USAGE_MONTHS - 1))).replace(day=1)
         usage_added = load_usage(first_month, today - timedelta(days=1))
+        costs_added = load_vendor_costs(first_month, today - timedelta(days=1))
         logins_path.parent.mkdir(parents=True, exist_ok=True)
         logins_path.write_text(json.dumps(logins, indent=2))
         logins_path.chmod(0o600)
         self.stdout.write(
             f"Demo data loaded: {len(vendors)} vendors ({prices_added} new list prices), {budgets_added} new budgets, "
             f"{agreements_added} new agreements, {fx_added} new FX rates, {usage_added} new usage records, "
+            f"{costs_added} new vendor cost lines, "
             f"{User.objects.count()} users."
         )
