@@ -8,15 +8,13 @@ import csv
 import io
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Sum
 
 from core.roles import Role
-from core.testing import token_client
+from core.testing import SHARED_DATA, token_client
 from procurement.models import Vendor
 from procurement.services import vendor_save
 from usage.models import IngestionRun, RejectedRow, Source, UsageRecord, VendorCostLine
@@ -25,7 +23,7 @@ from usage.pipeline.feeds.focus import REQUIRED
 from usage.pipeline.formats import Unreadable
 
 pytestmark = pytest.mark.django_db
-DATA = Path(settings.BASE_DIR).parent / "shared" / "data"
+DATA = SHARED_DATA
 SAMPLE = DATA / "focus-sample-1.0" / "focus_sample.csv"
 EXAMPLES = DATA / "focus-spec-examples"
 needs_sample = pytest.mark.skipif(not SAMPLE.exists(), reason="../shared/data is not on this machine")

@@ -9,14 +9,12 @@ import copy
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from core.roles import Role
-from core.testing import token_client
+from core.testing import SHARED_DATA, token_client
 from usage.models import IngestionRun, RejectedRow, UsageRecord, UsageRecordVersion, VendorCostLine
 from usage.pipeline.feeds import FEEDS, FeedOptions
 from usage.pipeline.feeds.base import dumps_raw
@@ -24,7 +22,7 @@ from usage.pipeline.formats import FeedError, Parsed, Unreadable
 
 from .factories import world
 
-DATA = Path(settings.BASE_DIR).parent / "shared" / "data" / "openai-usage-costs-api" / "examples"
+DATA = SHARED_DATA / "openai-usage-costs-api" / "examples"
 COMPLETIONS_EXAMPLE = DATA / "usage_completions.response.json"
 COSTS_EXAMPLE = DATA / "costs.response.json"
 needs_data = pytest.mark.skipif(not COMPLETIONS_EXAMPLE.exists(), reason="../shared/data is not on this machine")

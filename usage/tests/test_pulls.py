@@ -14,7 +14,6 @@ import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -26,7 +25,7 @@ from django.utils import timezone
 from core import crypto
 from core.models import JobRun
 from core.roles import Role
-from core.testing import token_client
+from core.testing import SHARED_DATA, token_client
 from usage import pulls
 from usage.models import IngestionRun, Source, UsageRecord
 from usage.models.sources import PullHealth
@@ -36,7 +35,7 @@ from usage.services import source_pull_now, source_save, sources_pull_due
 
 from .factories import world
 
-DATA = Path(settings.BASE_DIR).parent / "shared" / "data"
+DATA = SHARED_DATA
 OPENAI_EXAMPLES = DATA / "openai-usage-costs-api" / "examples"
 needs_data = pytest.mark.skipif(not OPENAI_EXAMPLES.exists(), reason="../shared/data is not on this machine")
 
@@ -194,6 +193,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def vendor_api():
+    if not OPENAI_EXAMPLES.exists():  # the server replays OpenAI's real example payloads
+        pytest.skip("the shared data set is not on this machine")
     vendor = FakeVendor()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.vendor = vendor
