@@ -37,6 +37,18 @@ def vendor_by_alias(name: str) -> Vendor | None:
     return Vendor.objects.filter(slug__iexact=name).first() or Vendor.objects.filter(name__iexact=name).first()
 
 
+def vendor_ids_by_feed_name() -> dict[str, int]:
+    """vendor_by_alias for a whole batch: every lower-cased alias, slug and name → vendor id,
+    with the same precedence (an alias, then a slug, then a name)."""
+    lookup: dict[str, int] = {}
+    for vendor_id, slug, name in Vendor.objects.values_list("id", "slug", "name"):
+        lookup.setdefault(name.strip().lower(), vendor_id)
+        lookup[slug.lower()] = vendor_id
+    for vendor_id, alias in VendorAlias.objects.values_list("vendor_id", "alias"):
+        lookup[alias.strip().lower()] = vendor_id
+    return lookup
+
+
 # Certifications --------------------------------------------------------------------------------
 
 CERTIFICATION_STATUSES = [

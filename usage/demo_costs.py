@@ -174,10 +174,8 @@ def anthropic_pages(charges, seed: int) -> str:
 
 def load_vendor_costs(first: date, last: date, *, actor=None, seed: int = 2026) -> int:
     """Write and ingest the vendors' cost pages for the days not loaded yet → cost lines added."""
-    from django.core.files.base import ContentFile
-
     from .models import IngestionRun, VendorCostLine
-    from .services.ingest import file_run_execute
+    from .services.ingest import file_run_execute, run_file_attach
 
     added = 0
     for source in load_cost_sources():
@@ -199,10 +197,9 @@ def load_vendor_costs(first: date, last: date, *, actor=None, seed: int = 2026) 
             origin=IngestionRun.Origin.DEMO,
             format=source.format,
             source=source,
-            file_name=f"{source.slug}-{start}-{last}.ndjson",
             message=f"Demo vendor costs {start} to {last}",
         )
-        run.file.save(run.file_name, ContentFile(text.encode()), save=False)
+        run_file_attach(run, text.encode(), f"{source.slug}-{start}-{last}.ndjson")
         run.save()
         result = file_run_execute(run)
         added += result["accepted"]

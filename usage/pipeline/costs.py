@@ -17,6 +17,7 @@ from django.db import connection
 from django.utils import timezone
 
 from core.currencies import is_currency
+from procurement.selectors import vendor_ids_by_feed_name
 
 from ..models import VendorCostLine
 from .context import BatchContext
@@ -40,18 +41,10 @@ def _digest(value) -> bytes:
 
 
 def vendor_lookup(ctx: BatchContext) -> dict[str, int]:
-    """Lower-cased slug, name and every alias → vendor id (loaded once per batch)."""
+    """procurement's feed-name table (slug, name, aliases → vendor id), loaded once per batch."""
     lookup = ctx.caches.get("vendor_lookup")
     if lookup is None:
-        from procurement.models import Vendor, VendorAlias
-
-        lookup = {}
-        for vendor_id, slug, name in Vendor.objects.values_list("id", "slug", "name"):
-            lookup.setdefault(name.strip().lower(), vendor_id)
-            lookup[slug.lower()] = vendor_id
-        for vendor_id, alias in VendorAlias.objects.values_list("vendor_id", "alias"):
-            lookup[alias.strip().lower()] = vendor_id
-        ctx.caches["vendor_lookup"] = lookup
+        lookup = ctx.caches["vendor_lookup"] = vendor_ids_by_feed_name()
     return lookup
 
 
@@ -173,6 +166,9 @@ def persist_costs(rows: list[CostRow], *, run_id: int | None) -> CostResult:
             changed[row.key] = line
         result.restated += 1
     VendorCostLine.objects.bulk_create(created.values(), batch_size=1000)
-    for line in changed.values():
-        line.save()
+    if changed:
+        for line in changed.values():
+            line.updated_at = now
+        fields = [*rows[0].values, "content", "run_id", "version", "superseded", "updated_at"]
+        VendorCostLine.objects.bulk_update(changed.values(), fields, batch_size=1000)
     return result

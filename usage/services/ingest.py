@@ -175,8 +175,6 @@ def file_upload(*, file, format: str, source: Source, actor, token=None, options
             ).zone()
         except FeedError as exc:
             raise ApplicationError(str(exc), extra={"fields": {"timezone": [str(exc)]}}) from exc
-    data = file.read()
-    digest = hashlib.sha256(data).hexdigest()
     with transaction.atomic():
         run = IngestionRun(
             kind="ingestion",
@@ -184,15 +182,22 @@ def file_upload(*, file, format: str, source: Source, actor, token=None, options
             origin=IngestionRun.Origin.FILE,
             format=format,
             source=source,
-            file_name=getattr(file, "name", "upload")[:300],
-            file_sha256=digest,
             options=options,
             params={"file_name": getattr(file, "name", "upload")},
         )
-        run.file.save(f"{digest[:12]}-{run.file_name.rsplit('/', 1)[-1]}", ContentFile(data), save=False)
+        run_file_attach(run, file.read(), getattr(file, "name", "upload"))
         run.save()
         job_run_enqueue(run=run, task="usage.ingest_file")
     return run
+
+
+def run_file_attach(run: IngestionRun, data: bytes, name: str) -> None:
+    """Keep a run's file (an upload, a pull's pages, demo pages) under its digest; the caller saves the run."""
+    if run.file:
+        run.file.delete(save=False)  # a pull tried again after its worker died
+    run.file_name = name[:300]
+    run.file_sha256 = hashlib.sha256(data).hexdigest()
+    run.file.save(f"{run.file_sha256[:12]}-{run.file_name.rsplit('/', 1)[-1]}", ContentFile(data), save=False)
 
 
 def feed_vendor(feed: Feed, source: Source | None) -> str | None:

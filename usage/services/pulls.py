@@ -14,13 +14,11 @@ those open days.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from datetime import UTC, datetime, time, timedelta
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -34,7 +32,7 @@ from .. import pulls
 from ..models import IngestionRun, Source
 from ..pipeline.feeds.endpoints import PULL_FORMATS, endpoint_for
 from . import progress
-from .ingest import file_run_execute
+from .ingest import file_run_execute, run_file_attach
 
 logger = logging.getLogger(__name__)
 
@@ -211,15 +209,11 @@ def pull_run_execute(run: IngestionRun) -> dict:
 
 
 def _keep_pages(run: IngestionRun, source: Source, pages: list[str], start: datetime, end: datetime) -> None:
-    data = ("\n".join(pages) + "\n").encode()
-    digest = hashlib.sha256(data).hexdigest()
     name = f"pull-{source.slug}-{start:%Y%m%dT%H%M}-{end:%Y%m%dT%H%M}.ndjson"
-    if run.file:
-        run.file.delete(save=False)  # a pull tried again after its worker died
-    run.file_name = name
-    run.file_sha256 = digest
-    run.file.save(f"{digest[:12]}-{name}", ContentFile(data), save=False)
-    IngestionRun.objects.filter(pk=run.pk).update(file=run.file.name, file_name=name, file_sha256=digest)
+    run_file_attach(run, ("\n".join(pages) + "\n").encode(), name)
+    IngestionRun.objects.filter(pk=run.pk).update(
+        file=run.file.name, file_name=run.file_name, file_sha256=run.file_sha256
+    )
 
 
 def _pull_failed(source: Source, run: IngestionRun, message: str, record: dict) -> None:
