@@ -18,6 +18,8 @@ from django.db.models import Max
 from accounts import approvals
 from accounts.models import ApprovalRequest
 from core.exceptions import Conflict, ValidationFailed
+from core.services import rerate_request
+from procurement.models import Vendor
 
 from .models import Agreement, AgreementAmendment, Commitment, PriceRule, PriceTier, SlaBand, SlaClause
 from .specs import NESTED, TOP_FIELDS, from_payload, state_of, to_payload
@@ -225,7 +227,29 @@ def _apply(agreement: Agreement | None, changes: dict, *, actor, approver=None, 
         changes=changed,
         rerate_from=rerate_from,
     )
+    _rerate_after(agreement, current, rerate_from, amendment, actor)
     return AgreementResult(agreement=agreement, amendment=amendment)
+
+
+def _rerate_after(agreement: Agreement, before: dict | None, rerate_from, amendment, actor) -> None:
+    """Usage re-rates from the earliest date the change affects (a new agreement in force: its
+    start), by task name after commit (DESIGN.md: contracts never imports usage)."""
+    if before is None:
+        if agreement.status not in (Agreement.Status.ACTIVE, Agreement.Status.EXPIRED):
+            return
+        rerate_from = agreement.start
+    if rerate_from is None:
+        return
+    vendor_ids = {agreement.vendor_id}
+    if before and before.get("vendor") is not None:
+        old = before["vendor"]
+        vendor_ids.add(old.pk if hasattr(old, "pk") else Vendor.objects.get(slug=old).pk)
+    rerate_request(
+        since=rerate_from,
+        vendor_ids=vendor_ids,
+        reason=f"{agreement.reference} amendment {amendment.number}: {amendment.summary}"[:500],
+        actor=actor,
+    )
 
 
 @transaction.atomic

@@ -283,4 +283,14 @@ def fx_rates_import_csv(data: bytes, *, actor=None, source: str = FxRate.Source.
         bulk_create_with_history(to_create, FxRate, batch_size=5000, default_user=actor)
         bulk_update_with_history(to_update, FxRate, ["rate", "source"], batch_size=5000, default_user=actor)
         result.created, result.updated = len(to_create), len(to_update)
+        days = [row.date for row in to_create] + [row.date for row in to_update]
+        if days:
+            from .services import rerate_request
+
+            rerate_request(
+                since=min(days),
+                until=max(days) + timedelta(days=MAX_AGE_DAYS),
+                reason=f"FX rates imported ({len(days)} new or changed)",
+                actor=actor,
+            )
     return result

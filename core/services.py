@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from celery import current_app
@@ -69,6 +70,18 @@ def job_run_create(*, kind: str, created_by=None, params: dict | None = None, ta
     if task:
         job_run_enqueue(run=run, task=task)
     return run
+
+
+def rerate_request(*, since, until=None, vendor_ids=None, reason: str, actor=None) -> JobRun:
+    """Ask the usage app to re-rate usage from `since` (to `until`; of these vendors, else all),
+    by task name once the transaction commits: core, procurement and contracts change what prices
+    usage (FX rates, list prices, agreements) but cannot import usage (DESIGN.md, Architecture)."""
+    params: dict[str, Any] = {"since": since.isoformat(), "reason": reason}
+    if until is not None:
+        params["until"] = until.isoformat()
+    if vendor_ids is not None:
+        params["vendor_ids"] = sorted(set(vendor_ids))
+    return job_run_create(kind="rerate", created_by=actor, params=params, task="usage.rerate")
 
 
 def job_run_enqueue(*, run: JobRun, task: str) -> None:
@@ -139,8 +152,17 @@ def fx_rate_save(*, fx_rate: FxRate | None = None, actor, **fields: Any) -> FxRa
             {"date": [f"A {rate.base}/{rate.quote} rate for {rate.date} exists ({clash.rate}); change that one."]}
         )
     rate.full_clean()
+    before = FxRate.objects.filter(pk=rate.pk).values_list("date", flat=True).first() if rate.pk else None
     rate._history_user = actor
     rate.save()
+    first = min(rate.date, before or rate.date)
+    # a rate serves its date and up to MAX_AGE_DAYS later ones (DESIGN.md, FX)
+    rerate_request(
+        since=first,
+        until=max(rate.date, before or rate.date) + timedelta(days=7),
+        reason=f"FX rate {rate.base}/{rate.quote} {rate.date}",
+        actor=actor,
+    )
     return rate
 
 

@@ -59,3 +59,20 @@ def pull_source(run_id: int) -> None:
 def pull_due_sources() -> int:
     """Beat, every minute (CELERY_BEAT_SCHEDULE): a pull run for each source that is due."""
     return len(services.sources_pull_due())
+
+
+@job
+def _rerate(run, report) -> dict:
+    return services.rerate_run_execute(run)
+
+
+@shared_task(name="usage.rerate", acks_late=True)
+def rerate(run_id: int) -> None:
+    """Re-rate a vendor's usage from a date (late data, an amendment, an FX rate, a list price)."""
+    _rerate(run_id)
+
+
+@shared_task(name="usage.true_ups_due", acks_late=True)
+def true_ups_due() -> int:
+    """Beat, hourly: re-rating runs that record the true-ups of volume periods that have ended."""
+    return len(services.true_ups_due())

@@ -319,6 +319,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Volume tiers are provisional until their pricing period ends: record the true-ups then.
+    "usage-true-ups-due": {
+        "task": "usage.true_ups_due",
+        "schedule": 3600.0,
+        "options": {"expires": 3500},
+    },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

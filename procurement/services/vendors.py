@@ -10,6 +10,7 @@ from django.db.models import ProtectedError, Q
 from django.db.models.functions import Lower
 
 from core.exceptions import Conflict
+from core.services import rerate_request
 
 from ..models import Vendor, VendorAlias, VendorCertification, VendorModel
 from ._common import clean_or_raise, refuse_unknown_fields
@@ -197,6 +198,11 @@ def vendor_model_save(*, vendor_model: VendorModel | None = None, actor, **field
         if value is not None and value < 0:
             errors[name] = ["Prices cannot be negative."]
     clean_or_raise(price, errors)
+    before = (
+        VendorModel.objects.filter(pk=price.pk).values_list("effective_from", "effective_to", "vendor_id").first()
+        if price.pk
+        else None
+    )
     price._history_user = actor
     try:
         with transaction.atomic():
@@ -209,9 +215,26 @@ def vendor_model_save(*, vendor_model: VendorModel | None = None, actor, **field
             else "Another price for this model was saved at the same moment; reload and try again."
         )
         raise ValidationError({"effective_from": [message]}) from exc
+    _rerate_list_price(price, before, actor)
     return price
 
 
+def _rerate_list_price(price: VendorModel, before: tuple | None, actor) -> None:
+    """Usage of the days a list price covers (before and after the change) is re-rated."""
+    froms = [price.effective_from] + ([before[0]] if before else [])
+    tos = [price.effective_to] + ([before[1]] if before else [])
+    rerate_request(
+        since=min(froms),
+        until=None if None in tos else max(tos),
+        vendor_ids=[price.vendor_id] + ([before[2]] if before else []),
+        reason=f"list price of {price.model}",
+        actor=actor,
+    )
+
+
+@transaction.atomic
 def vendor_model_delete(*, vendor_model: VendorModel, actor) -> None:
     vendor_model._history_user = actor
     vendor_model.delete()
+    before = (vendor_model.effective_from, vendor_model.effective_to, vendor_model.vendor_id)
+    _rerate_list_price(vendor_model, before, actor)

@@ -3,6 +3,7 @@ attribution rules and daily rollups."""
 
 from .attribution import AttributionRule
 from .costs import VendorCostLine
+from .rating import TrueUp
 from .records import DailyRollup, RejectedRow, UsageKey, UsageRecord, UsageRecordVersion
 from .runs import IngestionRun
 from .sources import Source
@@ -13,6 +14,7 @@ __all__ = [
     "IngestionRun",
     "RejectedRow",
     "Source",
+    "TrueUp",
     "UsageKey",
     "UsageRecord",
     "UsageRecordVersion",

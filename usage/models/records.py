@@ -84,7 +84,12 @@ class UsageRecord(models.Model):
     # Rating: cost in `cost_currency` (the agreement's, or the list price's), then in the reporting
     # currency. Exact at 12 places; rounding happens only on invoice lines.
     rating = models.CharField(max_length=16, choices=Rating.choices, default=Rating.UNPRICED)
-    off_contract = models.BooleanField(default=True)
+    # The agreement in force for the vendor on the usage date (None: no agreement, list price).
+    agreement_id = models.BigIntegerField(null=True, blank=True)
+    off_contract = models.BooleanField(default=True, help_text="Some of its tokens had no price rule.")
+    off_contract_reporting = CostField(
+        null=True, blank=True, help_text="The list-priced (off-contract) part of cost_reporting."
+    )
     cost = CostField(null=True, blank=True)
     list_cost = CostField(null=True, blank=True)
     cost_currency = CurrencyField(blank=True)
@@ -183,6 +188,14 @@ class DailyRollup(models.Model):
     list_cost = CostField(default=0, help_text="In the reporting currency.")
     unpriced_records = models.BigIntegerField(default=0, help_text="Records without a cost in the reporting currency.")
     off_contract_cost = CostField(default=0)
+    agreement_cost = CostField(
+        default=0,
+        db_default=0,
+        help_text="In the currency of the agreement in force (one per vendor and day), true-ups included.",
+    )
+    true_up_cost = CostField(
+        default=0, db_default=0, help_text="Volume true-ups booked on this day (included in cost)."
+    )
 
     class Meta:
         db_table = "usage_daily_rollup"

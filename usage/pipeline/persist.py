@@ -107,7 +107,9 @@ PLAIN = [
 RATED = {
     "tags": "s.tags::jsonb",
     "rating": "CASE WHEN p.vendor_id IS NULL THEN 'unpriced' ELSE 'list' END",
+    "agreement_id": "NULL::bigint",
     "off_contract": "TRUE",
+    "off_contract_reporting": "c.reporting",
     "cost": "c.cost",
     "list_cost": "c.cost",
     "cost_currency": "coalesce(p.currency, '')",
@@ -144,11 +146,15 @@ ROLLUP_SUMS = [
     ("cost", "coalesce(sum({t}.cost_reporting), 0)"),
     ("list_cost", "coalesce(sum({t}.list_cost_reporting), 0)"),
     ("unpriced_records", "count(*) FILTER (WHERE {t}.cost_reporting IS NULL)"),
-    ("off_contract_cost", "coalesce(sum({t}.cost_reporting) FILTER (WHERE {t}.off_contract), 0)"),
+    ("off_contract_cost", "coalesce(sum({t}.off_contract_reporting), 0)"),
+    ("agreement_cost", "coalesce(sum({t}.cost) FILTER (WHERE {t}.agreement_id IS NOT NULL), 0)"),
 ]
+# a rollup row left with nothing in it (true-ups are booked on rollup rows without records)
+EMPTY_ROLLUP = "records = 0 AND true_up_cost = 0 AND agreement_cost = 0"
 RETURNED = (
     "usage_date, department_id, vendor_id, model, input_tokens, cached_input_tokens, cache_write_tokens, "
-    "output_tokens, requests, failed_requests, cost_reporting, list_cost_reporting, off_contract"
+    "output_tokens, requests, failed_requests, cost, cost_reporting, list_cost_reporting, off_contract_reporting, "
+    "agreement_id"
 )
 
 
@@ -157,6 +163,8 @@ class Persisted:
     accepted: int
     duplicates: int
     restated: int
+    # vendor → earliest usage date restated records had before (their tier counters lost tokens)
+    moved_from: dict | None = None
 
 
 def rollup_upsert_sql(select_from: str, *, sign: int, table_alias: str) -> str:
@@ -283,7 +291,12 @@ def _insert_new(cursor, *, run_id, reporting: str, careful: bool) -> int:
     return cursor.fetchone()[0]
 
 
-def _restate(cursor, *, run_id, reporting: str) -> None:
+def _restate(cursor, *, run_id, reporting: str) -> dict:
+    cursor.execute(
+        "SELECT r.vendor_id, min(r.usage_date) FROM usage_record r "
+        "JOIN usage_stage_old o ON o.record_id = r.id AND NOT o.same GROUP BY r.vendor_id"
+    )
+    moved_from = dict(cursor.fetchall())
     cursor.execute(
         """
         INSERT INTO usage_record_version (record_id, version, data, superseded_at, superseded_by_run_id)
@@ -324,8 +337,9 @@ def _restate(cursor, *, run_id, reporting: str) -> None:
     )
     # a restated record may have left an emptied rollup row behind
     cursor.execute(
-        "DELETE FROM usage_daily_rollup WHERE records = 0 AND day IN (SELECT DISTINCT usage_date FROM usage_stage)"
+        f"DELETE FROM usage_daily_rollup WHERE {EMPTY_ROLLUP} AND day IN (SELECT DISTINCT usage_date FROM usage_stage)"
     )
+    return moved_from
 
 
 _SEQUENCE: list[str] = []
@@ -370,6 +384,5 @@ def persist(rows: list[Row], tables: RatingTables, *, run_id: int | None, report
             "SELECT count(*) FILTER (WHERE same AND NOT mine), count(*) FILTER (WHERE NOT same) FROM usage_stage_old"
         )
         duplicates, restated = cursor.fetchone()
-        if restated:
-            _restate(cursor, run_id=run_id, reporting=reporting_currency)
-    return Persisted(accepted=accepted, duplicates=duplicates, restated=restated)
+        moved_from = _restate(cursor, run_id=run_id, reporting=reporting_currency) if restated else None
+    return Persisted(accepted=accepted, duplicates=duplicates, restated=restated, moved_from=moved_from)

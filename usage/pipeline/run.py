@@ -17,6 +17,7 @@ from .formats import Unreadable
 from .normalise import Row, normalise
 from .persist import persist
 from .rate import RatingTables, rating_tables
+from .rating import batch_rate, batch_rating_prepare
 
 
 @dataclass
@@ -151,9 +152,15 @@ def ingest_records(records: Iterable[tuple[int, object]], ctx: BatchContext, *, 
         )
     result = BatchResult(received=len(rows) + len(rejected), rejected=rejected)
     tables = enrich(rows, ctx)
+    prepared = batch_rating_prepare(rows)
+    moved_from: dict = {}
     for group in generations(rows):
         persisted = persist(group, tables, run_id=run_id, reporting_currency=ctx.reporting_currency)
         result.accepted += persisted.accepted
         result.duplicates += persisted.duplicates
         result.restated += persisted.restated
+        for vendor_id, day in (persisted.moved_from or {}).items():
+            moved_from[vendor_id] = min(day, moved_from.get(vendor_id, day))
+    # Step 5: the agreements' prices (persist priced the rows at list price; see services/rating.py)
+    batch_rate(prepared, reporting_currency=ctx.reporting_currency, moved_from=moved_from)
     return result

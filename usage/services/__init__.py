@@ -10,6 +10,7 @@ from .ingest import (
     replay_run_execute,
 )
 from .pulls import pull_run_execute, source_pull_now, sources_pull_due
+from .rating import rerate_run_execute, true_ups_due, usage_rerate
 from .sources import KEEP as KEEP_CREDENTIAL
 from .sources import source_delete, source_save
 
@@ -25,8 +26,11 @@ __all__ = [
     "records_ingest",
     "rejected_rows_replay",
     "replay_run_execute",
+    "rerate_run_execute",
     "source_delete",
     "source_pull_now",
     "source_save",
     "sources_pull_due",
+    "true_ups_due",
+    "usage_rerate",
 ]

@@ -10,7 +10,7 @@ from core.services import job_run_create
 from procurement.selectors import unallocated_department
 
 from ..models import AttributionRule
-from ..pipeline.persist import rollup_upsert_sql
+from ..pipeline.persist import EMPTY_ROLLUP, rollup_upsert_sql
 
 RULE_FIELDS = ("priority", "dimension", "value", "department", "description")
 
@@ -109,7 +109,7 @@ def reattribute(pairs: list[tuple[str, str]] | None = None) -> dict:
             )
             cursor.execute(rollup_upsert_sql(join, sign=1, table_alias="r"))
             cursor.execute(
-                "DELETE FROM usage_daily_rollup WHERE records = 0 AND day IN "
+                f"DELETE FROM usage_daily_rollup WHERE {EMPTY_ROLLUP} AND day IN "
                 "(SELECT DISTINCT r.usage_date FROM usage_record r JOIN usage_reattributed x ON x.id = r.id)"
             )
     return {"moved": moved, "message": f"{moved} records re-attributed"}
