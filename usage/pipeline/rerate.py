@@ -392,7 +392,7 @@ def rate_records(
         plans, plan_for = _plans(tables, prices, fx, reporting_currency)
         counters = {(rule_id, start): int(tokens) for rule_id, start, tokens in tables.bases}
 
-        _t = _clock("prepare")
+        _t = _clock()
         records = _read(cursor, vendor_ids, since, until)
         _t("read")
         cursor.execute(OUT_DDL)
