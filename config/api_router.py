@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api.approvals import ApprovalViewSet
 from accounts.api.views import ApiTokenViewSet, MeApi, UserViewSet
+from billing.api.urls import PATHS as BILLING_PATHS
 from contracts.api.urls import ROUTES as CONTRACTS_ROUTES
 from core.api.fx import FxRateViewSet
 from core.api.views import DiagnosticsRunApi, JobRunViewSet, OrganizationSettingsApi
@@ -29,5 +30,6 @@ urlpatterns = [
     path("settings", OrganizationSettingsApi.as_view(), name="settings"),
     path("runs/diagnostics", DiagnosticsRunApi.as_view(), name="run-diagnostics"),
     *USAGE_PATHS,
+    *BILLING_PATHS,
     *router.urls,
 ]

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("procurement.urls")),
     path("", include("contracts.urls")),
     path("", include("usage.urls")),
+    path("", include("billing.urls")),
     path("", include("insights.urls")),
 ]
 

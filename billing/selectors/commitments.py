@@ -1,0 +1,231 @@
+"""Commitment status: how far an agreement's commitments are consumed in the current period.
+
+Everything is read from the daily rollups (usage_daily_rollup), never from usage records, so the
+answer costs one grouped query per agreement whatever the volume of usage.
+
+For each commitment, the period is the commitment period (annual, quarterly, monthly counted from
+the agreement's start, month ends clamped: contracts.rating.pricing_period) that contains
+`as_of`, clamped to the agreement's term. Days count inclusively; `as_of` is the last day counted.
+
+* consumed — tokens: the sums of the commitment's token classes (empty: all four) of the
+  agreement's vendor on the period's days up to `as_of`; money: the sum of the rollups'
+  `agreement_cost` (rated spend in the agreement's currency, volume true-ups included) on them.
+* expected_to_date = committed × elapsed days ÷ period days.
+* utilisation = consumed ÷ committed × 100.
+* projected_end (and low / high): billing.projections.commitment_projection — linear for now.
+* projected_shortfall = max(0, committed − projected_end). Once the period has ended the
+  projection is the consumption itself, so this is then max(0, committed − consumed).
+* take-or-pay: shortfall_charge = projected_shortfall × shortfall_price ÷ 10⁶ for tokens, the
+  projected shortfall itself for money, in the agreement's currency. `final` says whether the
+  period has ended (the charge is due) or the figure is what the projection implies.
+* prepaid: drawn = min(consumed, committed), remaining = committed − drawn, overage = consumed
+  beyond the prepaid amount (charged by the price rules, so not here), expiring = what is left at
+  the period's end (projected while the period runs) and is written off. No shortfall charge.
+
+Rounding: token figures are whole tokens, money figures have 12 decimal places (exact sums of
+the stored costs; divisions rounded half up), percentages 2 places.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import Sum
+
+from contracts.models import Agreement, Commitment
+from contracts.rating import pricing_period
+from core.money import COST_QUANTUM, cost_of
+from usage.models import DailyRollup
+
+from ..projections import commitment_projection
+from ._decimal import exact_decimal, percent, pro_rata, quantize
+
+TOKEN_QUANTUM = Decimal(1)
+# contracts.models.TokenClass → the rollup column that sums it
+TOKEN_COLUMNS = {
+    "input": "input_tokens",
+    "cached_input": "cached_input_tokens",
+    "cache_write": "cache_write_tokens",
+    "output": "output_tokens",
+}
+
+
+@dataclass(frozen=True)
+class CommitmentPoint:
+    """One day of the period for the chart: cumulative consumption (None after `as_of`) and the
+    cumulative pro-rata commitment."""
+
+    day: date
+    consumed: Decimal | None
+    expected: Decimal
+
+
+@dataclass(frozen=True)
+class CommitmentStatus:
+    id: int
+    unit: str  # "tokens" or the agreement's currency
+    treatment: str
+    period: str
+    token_classes: tuple[str, ...]  # empty: all four
+    currency: str  # the agreement's: of money figures and of the shortfall charge
+    as_of: date
+    period_start: date
+    period_end: date
+    period_days: int
+    elapsed_days: int
+    final: bool  # the period has ended: the charge, expiry and consumption are final
+    committed: Decimal
+    consumed: Decimal
+    expected_to_date: Decimal
+    utilisation: Decimal | None  # percent
+    projection_method: str
+    projected_end: Decimal
+    projected_low: Decimal
+    projected_high: Decimal
+    projected_shortfall: Decimal
+    shortfall_price: Decimal | None
+    shortfall_charge: Decimal
+    drawn: Decimal | None  # prepaid only, from here on
+    remaining: Decimal | None
+    overage: Decimal | None
+    projected_overage: Decimal | None
+    expiring: Decimal | None
+    series: tuple[CommitmentPoint, ...]
+
+    @property
+    def is_tokens(self) -> bool:
+        return self.unit == Commitment.TOKENS
+
+    @property
+    def is_prepaid(self) -> bool:
+        return self.treatment == Commitment.Treatment.PREPAID
+
+
+def commitment_period_for(commitment: Commitment, *, agreement: Agreement, as_of: date) -> tuple[date, date]:
+    """The commitment period containing `as_of`, clamped to the agreement's term."""
+    day = min(max(as_of, agreement.start), agreement.end)
+    return pricing_period(
+        day, agreement_start=agreement.start, agreement_end=agreement.end, commitment_period=commitment.period
+    )
+
+
+def _daily_consumption(*, vendor_id: int, first: date, last: date) -> dict[date, dict[str, Decimal]]:
+    """Per day: the four token sums and the agreement-currency cost of the vendor's rollups."""
+    if last < first:
+        return {}
+    sums = {f"sum_{column}": Sum(column) for column in TOKEN_COLUMNS.values()}
+    rows = (
+        DailyRollup.objects.filter(vendor_id=vendor_id, day__gte=first, day__lte=last)
+        .values("day")
+        .annotate(**sums, sum_agreement_cost=Sum("agreement_cost"))
+        .order_by("day")
+    )
+    return {
+        row["day"]: {name.removeprefix("sum_"): Decimal(value or 0) for name, value in row.items() if name != "day"}
+        for row in rows
+    }
+
+
+def _consumed_on(day_sums: dict[str, Decimal], commitment: Commitment) -> Decimal:
+    if not commitment.is_tokens:
+        return day_sums["agreement_cost"]
+    classes = commitment.token_classes or list(TOKEN_COLUMNS)
+    return sum((day_sums[TOKEN_COLUMNS[c]] for c in classes if c in TOKEN_COLUMNS), Decimal(0))
+
+
+@exact_decimal
+def commitment_status(
+    commitment: Commitment, *, agreement: Agreement, as_of: date, daily: dict[date, dict[str, Decimal]]
+) -> CommitmentStatus:
+    """One commitment's status from the vendor's daily sums (`daily` must cover its period up to
+    `as_of`; days without usage may be missing)."""
+    period_start, period_end = commitment_period_for(commitment, agreement=agreement, as_of=as_of)
+    period_days = (period_end - period_start).days + 1
+    elapsed_days = max(0, min((as_of - period_start).days + 1, period_days))
+    quantum = TOKEN_QUANTUM if commitment.is_tokens else COST_QUANTUM
+    committed = quantize(commitment.amount, quantum)
+
+    series: list[CommitmentPoint] = []
+    consumed = Decimal(0)
+    for offset in range(period_days):
+        day = period_start + timedelta(days=offset)
+        if offset < elapsed_days and day in daily:
+            consumed += _consumed_on(daily[day], commitment)
+        series.append(
+            CommitmentPoint(
+                day=day,
+                consumed=quantize(consumed, quantum) if offset < elapsed_days else None,
+                expected=pro_rata(committed, offset + 1, period_days, quantum),
+            )
+        )
+    consumed = quantize(consumed, quantum)
+
+    projection = commitment_projection(
+        consumed=consumed, elapsed_days=elapsed_days, period_days=period_days, quantum=quantum
+    )
+    projected_shortfall = quantize(max(Decimal(0), committed - projection.end), quantum)
+    prepaid = commitment.treatment == Commitment.Treatment.PREPAID
+    if prepaid:
+        shortfall_charge = Decimal(0)
+    elif commitment.is_tokens:
+        # A token shortfall is charged at the shortfall price per 1 000 000 tokens (exact, 12 places).
+        shortfall_charge = cost_of(int(projected_shortfall), commitment.shortfall_price or Decimal(0))
+    else:
+        shortfall_charge = projected_shortfall
+    shortfall_charge = quantize(shortfall_charge, COST_QUANTUM)
+
+    drawn = remaining = overage = projected_overage = expiring = None
+    if prepaid:
+        drawn = min(consumed, committed)
+        remaining = committed - drawn
+        overage = quantize(max(Decimal(0), consumed - committed), quantum)
+        projected_overage = quantize(max(Decimal(0), projection.end - committed), quantum)
+        # What the prepaid amount will not cover by the period's end expires (a write-off).
+        expiring = projected_shortfall
+
+    return CommitmentStatus(
+        id=commitment.pk,
+        unit=commitment.unit,
+        treatment=commitment.treatment,
+        period=commitment.period,
+        token_classes=tuple(commitment.token_classes or ()),
+        currency=agreement.currency,
+        as_of=as_of,
+        period_start=period_start,
+        period_end=period_end,
+        period_days=period_days,
+        elapsed_days=elapsed_days,
+        final=as_of >= period_end,
+        committed=committed,
+        consumed=consumed,
+        expected_to_date=pro_rata(committed, elapsed_days, period_days, quantum),
+        utilisation=percent(consumed, committed),
+        projection_method=projection.method,
+        projected_end=projection.end,
+        projected_low=projection.low,
+        projected_high=projection.high,
+        projected_shortfall=projected_shortfall,
+        shortfall_price=commitment.shortfall_price,
+        shortfall_charge=shortfall_charge,
+        drawn=drawn,
+        remaining=remaining,
+        overage=overage,
+        projected_overage=projected_overage,
+        expiring=expiring,
+        series=tuple(series),
+    )
+
+
+def commitment_statuses(*, agreement: Agreement, as_of: date) -> list[CommitmentStatus]:
+    """Every commitment of the agreement, for its period containing `as_of` (see the module).
+    One rollup query for all of them: the vendor's daily sums over the union of their periods."""
+    commitments = list(agreement.commitments.order_by("id"))
+    if not commitments:
+        return []
+    periods = [commitment_period_for(c, agreement=agreement, as_of=as_of) for c in commitments]
+    first = min(start for start, _ in periods)
+    last = min(as_of, max(end for _, end in periods))
+    daily = _daily_consumption(vendor_id=agreement.vendor_id, first=first, last=last)
+    return [commitment_status(c, agreement=agreement, as_of=as_of, daily=daily) for c in commitments]
