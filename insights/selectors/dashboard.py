@@ -1,0 +1,410 @@
+"""The dashboard's figures (the home page and its exports).
+
+Every spend figure comes from the daily rollups (usage_daily_rollup), never from the usage
+records, so the page stays fast over tens of millions of records. Three grouped queries cover
+every window the page shows — this month and the same days of last month per department ×
+vendor × model, the chart's 60 days per day × vendor, the fiscal year per department × vendor
+(which also gives every budget's actual) — and the rest is Decimal arithmetic in Python.
+Commitments come from billing.selectors.commitment_statuses (one query per active agreement).
+A department manager's figures hold only their departments and sub-departments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import connection
+
+from billing.selectors import CommitmentStatus, commitment_statuses
+from contracts.models import Agreement
+from core.policy import VIEW, can, is_department_scoped
+from core.scoping import visible_department_ids
+from core.selectors import organization_settings
+from procurement.models import Budget
+from procurement.selectors import current_fiscal_year, fiscal_year_bounds
+
+from .budgets import BudgetBurn, budget_burn
+
+ZERO = Decimal(0)
+CHART_DAYS = 60
+TOP_MOVERS = 10
+
+
+# Windows and sums ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """Days from `start` to `end`, both included."""
+
+    start: date
+    end: date
+
+    @property
+    def end_exclusive(self) -> date:
+        """The day after the last (the explorer's and the summary API's `end`)."""
+        return self.end + timedelta(days=1)
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def month_to_date(as_of: date) -> Window:
+    return Window(as_of.replace(day=1), as_of)
+
+
+def same_days_last_month(as_of: date) -> Window:
+    """The first `as_of.day` days of the month before, cut at that month's end: on 31 March the
+    whole of February, on 15 March 1–15 February."""
+    last_of_previous = as_of.replace(day=1) - timedelta(days=1)
+    first = last_of_previous.replace(day=1)
+    return Window(first, min(first + timedelta(days=as_of.day - 1), last_of_previous))
+
+
+def fiscal_year_to_date(as_of: date, start_month: int) -> tuple[int, Window]:
+    fiscal_year = current_fiscal_year(start_month, today=as_of)
+    return fiscal_year, Window(fiscal_year_bounds(fiscal_year, start_month)[0], as_of)
+
+
+@dataclass
+class Spend:
+    """Sums of rollup rows. `cost` is in the reporting currency with true-ups included;
+    `list_cost` is what the same tokens cost at list price; `off_contract_cost` is the part of
+    `cost` no price rule covered. Records without a price (or FX rate) are counted in
+    `unpriced_records` and are in none of the costs."""
+
+    cost: Decimal = ZERO
+    list_cost: Decimal = ZERO
+    off_contract_cost: Decimal = ZERO
+    tokens: int = 0
+    unpriced_records: int = 0
+
+    def add(self, other: Spend) -> None:
+        self.cost += other.cost
+        self.list_cost += other.list_cost
+        self.off_contract_cost += other.off_contract_cost
+        self.tokens += other.tokens
+        self.unpriced_records += other.unpriced_records
+
+    @property
+    def savings(self) -> Decimal:
+        """Against list price: what the contracts saved (negative when they cost more)."""
+        return self.list_cost - self.cost
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.cost or self.list_cost or self.tokens or self.unpriced_records)
+
+
+def total(spends: Iterable[Spend]) -> Spend:
+    result = Spend()
+    for spend in spends:
+        result.add(spend)
+    return result
+
+
+@dataclass(frozen=True)
+class Change:
+    """A figure this month to date against the same days of last month."""
+
+    current: Decimal
+    previous: Decimal
+
+    @property
+    def delta(self) -> Decimal:
+        return self.current - self.previous
+
+    @property
+    def percent(self) -> Decimal | None:
+        """One decimal place; None when last month had nothing to compare with."""
+        if not self.previous:
+            return None
+        return (self.delta * 100 / self.previous).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+# What the page shows ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    """One vendor's or one department's spend this month to date and in the same days of last
+    month. `key` is the vendor's slug or the department's code."""
+
+    key: str
+    name: str
+    current: Spend
+    previous: Spend
+    share: Decimal | None  # percent of this month's spend in scope
+
+    @property
+    def change(self) -> Change:
+        return Change(self.current.cost, self.previous.cost)
+
+
+@dataclass(frozen=True)
+class Mover:
+    """A department's spend on one vendor's model, this month to date against last month's same days."""
+
+    department_code: str
+    department_name: str
+    vendor_slug: str
+    vendor_name: str
+    model: str
+    change: Change
+
+
+@dataclass(frozen=True)
+class DailySpend:
+    """Spend per vendor per day over the chart's window (a day without usage holds zero)."""
+
+    window: Window
+    days: list[date]
+    vendors: list[tuple[str, str, list[Decimal]]]  # (slug, name, cost per day), largest first
+
+
+@dataclass(frozen=True)
+class CommitmentLine:
+    agreement: Agreement
+    status: CommitmentStatus
+
+
+@dataclass
+class Dashboard:
+    as_of: date
+    currency: str
+    scoped: bool  # a department manager's view: their departments only
+    fiscal_year: int
+    month: Window
+    previous_month: Window
+    year: Window
+    mtd: Spend
+    previous_mtd: Spend
+    ytd: Spend
+    vendors: list[BreakdownRow]
+    departments: list[BreakdownRow]
+    movers: list[Mover]
+    daily: DailySpend
+    # None: this user does not see the panel (managers see no commitments: agreements are company-level)
+    budgets: list[BudgetBurn] | None = None
+    commitments: list[CommitmentLine] | None = None
+    manages_no_department: bool = False  # a manager who has been given no department yet
+
+    @property
+    def has_usage(self) -> bool:
+        return not (self.mtd.is_empty and self.previous_mtd.is_empty and self.ytd.is_empty) or bool(self.daily.vendors)
+
+    @property
+    def mtd_change(self) -> Change:
+        return Change(self.mtd.cost, self.previous_mtd.cost)
+
+    @property
+    def savings_percent_mtd(self) -> Decimal | None:
+        return _percent(self.mtd.savings, self.mtd.list_cost)
+
+    @property
+    def off_contract_percent_mtd(self) -> Decimal | None:
+        return _percent(self.mtd.off_contract_cost, self.mtd.cost)
+
+
+def _percent(part: Decimal, whole: Decimal) -> Decimal | None:
+    if not whole:
+        return None
+    return (part * 100 / whole).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+# The queries -----------------------------------------------------------------------------------
+
+SUMS_SQL = """
+    sum(r.cost) AS cost,
+    sum(r.list_cost) AS list_cost,
+    sum(r.off_contract_cost) AS off_contract_cost,
+    sum(r.input_tokens + r.cached_input_tokens + r.cache_write_tokens + r.output_tokens)::bigint AS tokens,
+    sum(r.unpriced_records)::bigint AS unpriced_records
+"""
+
+
+def _spend(cost, list_cost, off_contract_cost, tokens, unpriced) -> Spend:
+    return Spend(cost or ZERO, list_cost or ZERO, off_contract_cost or ZERO, int(tokens or 0), int(unpriced or 0))
+
+
+def _scope_sql(department_ids: frozenset[int] | None) -> tuple[str, list]:
+    if department_ids is None:
+        return "", []
+    return " AND r.department_id = ANY(%s)", [sorted(department_ids) or [-1]]
+
+
+def _month_rows(month: Window, previous: Window, department_ids: frozenset[int] | None) -> list[tuple]:
+    """Spend per department × vendor × model in this month to date and in the same days of last
+    month: (department code, name, vendor slug, name, model, is_current, Spend)."""
+    scope, scope_params = _scope_sql(department_ids)
+    sql = f"""
+        SELECT d.code, d.name, v.slug, v.name, g.model, g.is_current,
+               g.cost, g.list_cost, g.off_contract_cost, g.tokens, g.unpriced_records
+        FROM (
+            SELECT r.department_id, r.vendor_id, r.model, r.day >= %s AS is_current, {SUMS_SQL}
+            FROM usage_daily_rollup r
+            WHERE ((r.day >= %s AND r.day <= %s) OR (r.day >= %s AND r.day <= %s)){scope}
+            GROUP BY 1, 2, 3, 4
+        ) g
+        JOIN procurement_department d ON d.id = g.department_id
+        JOIN procurement_vendor v ON v.id = g.vendor_id
+    """
+    params = [month.start, month.start, month.end, previous.start, previous.end, *scope_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(*row[:6], _spend(*row[6:])) for row in cursor.fetchall()]
+
+
+def _daily_rows(window: Window, department_ids: frozenset[int] | None) -> list[tuple]:
+    """Cost per day × vendor over `window`: (day, vendor slug, vendor name, cost)."""
+    scope, scope_params = _scope_sql(department_ids)
+    sql = f"""
+        SELECT g.day, v.slug, v.name, g.cost
+        FROM (
+            SELECT r.day, r.vendor_id, sum(r.cost) AS cost
+            FROM usage_daily_rollup r
+            WHERE r.day >= %s AND r.day <= %s{scope}
+            GROUP BY 1, 2
+        ) g
+        JOIN procurement_vendor v ON v.id = g.vendor_id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [window.start, window.end, *scope_params])
+        return cursor.fetchall()
+
+
+def _year_rows(window: Window, department_ids: frozenset[int] | None) -> list[tuple[int, int, Spend]]:
+    """Spend per department × vendor over `window`: (department id, vendor id, Spend)."""
+    scope, scope_params = _scope_sql(department_ids)
+    sql = f"""
+        SELECT r.department_id, r.vendor_id, {SUMS_SQL}
+        FROM usage_daily_rollup r
+        WHERE r.day >= %s AND r.day <= %s{scope}
+        GROUP BY 1, 2
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [window.start, window.end, *scope_params])
+        return [(row[0], row[1], _spend(*row[2:])) for row in cursor.fetchall()]
+
+
+# Assembling ------------------------------------------------------------------------------------
+
+
+def _breakdown(keyed: dict[tuple[str, str], list[Spend]], month_total: Decimal) -> list[BreakdownRow]:
+    rows = [
+        BreakdownRow(
+            key=key,
+            name=name,
+            current=current,
+            previous=previous,
+            share=_percent(current.cost, month_total) if month_total else None,
+        )
+        for (key, name), (current, previous) in keyed.items()
+    ]
+    rows.sort(key=lambda row: (-row.current.cost, -row.previous.cost, row.name.lower()))
+    return rows
+
+
+def _daily(window: Window, rows: list[tuple]) -> DailySpend:
+    days = [window.start + timedelta(days=i) for i in range(window.days)]
+    position = {day: i for i, day in enumerate(days)}
+    series: dict[tuple[str, str], list[Decimal]] = {}
+    for day, slug, name, cost in rows:
+        values = series.setdefault((slug, name), [ZERO] * len(days))
+        values[position[day]] += cost or ZERO
+    ranked = sorted(series.items(), key=lambda item: (-sum(item[1]), item[0][1].lower()))
+    return DailySpend(window=window, days=days, vendors=[(slug, name, values) for (slug, name), values in ranked])
+
+
+def dashboard(*, user, as_of: date) -> Dashboard:
+    """Everything the home page shows, as of the end of `as_of` (a UTC date): this month to date
+    against the same days of last month, the fiscal year to date, the last 60 days by vendor,
+    and — where the user may read them — budgets and commitments."""
+    settings = organization_settings()
+    department_ids = visible_department_ids(user) if is_department_scoped(user, "dashboard") else None
+    month, previous = month_to_date(as_of), same_days_last_month(as_of)
+    fiscal_year, year = fiscal_year_to_date(as_of, settings.fiscal_year_start_month)
+    chart = Window(as_of - timedelta(days=CHART_DAYS - 1), as_of)
+
+    vendors: dict[tuple[str, str], list[Spend]] = {}
+    departments: dict[tuple[str, str], list[Spend]] = {}
+    movers: dict[tuple[str, str, str, str, str], list[Spend]] = {}
+    for code, dept_name, slug, vendor_name, model, is_current, spend in _month_rows(month, previous, department_ids):
+        index = 0 if is_current else 1
+        for bucket, key in (
+            (vendors, (slug, vendor_name)),
+            (departments, (code, dept_name)),
+            (movers, (code, dept_name, slug, vendor_name, model)),
+        ):
+            bucket.setdefault(key, [Spend(), Spend()])[index].add(spend)
+    mtd = total(pair[0] for pair in vendors.values())
+    previous_mtd = total(pair[1] for pair in vendors.values())
+
+    year_rows = _year_rows(year, department_ids)
+    ytd = total(spend for _, _, spend in year_rows)
+
+    changes = [
+        Mover(code, dept_name, slug, vendor_name, model, Change(current.cost, prior.cost))
+        for (code, dept_name, slug, vendor_name, model), (current, prior) in movers.items()
+        if current.cost != prior.cost
+    ]
+    changes.sort(key=lambda m: (-abs(m.change.delta), m.department_code, m.vendor_slug, m.model))
+
+    return Dashboard(
+        as_of=as_of,
+        currency=settings.reporting_currency,
+        scoped=department_ids is not None,
+        fiscal_year=fiscal_year,
+        month=month,
+        previous_month=previous,
+        year=year,
+        mtd=mtd,
+        previous_mtd=previous_mtd,
+        ytd=ytd,
+        vendors=_breakdown(vendors, mtd.cost),
+        departments=_breakdown(departments, mtd.cost),
+        movers=changes[:TOP_MOVERS],
+        daily=_daily(chart, _daily_rows(chart, department_ids)),
+        budgets=_budgets(fiscal_year, department_ids, year_rows, settings.fiscal_year_start_month, as_of)
+        if can(user, "budget", VIEW)
+        else None,
+        commitments=_commitment_lines(as_of) if can(user, "agreement", VIEW) else None,
+        manages_no_department=department_ids is not None and not department_ids,
+    )
+
+
+# Budgets and commitments --------------------------------------------------------------------------
+
+
+def _budgets(
+    fiscal_year: int, department_ids: frozenset[int] | None, year_rows: list, start_month: int, as_of: date
+) -> list[BudgetBurn]:
+    """Every budget of the fiscal year in scope (a manager: of their departments), the most used
+    first. A manager's budgets cover only departments they see, so the scoped year rows hold
+    every cost they count."""
+    budgets = Budget.objects.filter(fiscal_year=fiscal_year).select_related("department", "vendor")
+    if department_ids is not None:
+        budgets = budgets.filter(department_id__in=department_ids)
+    year_costs = {(department_id, vendor_id): spend.cost for department_id, vendor_id, spend in year_rows}
+    return budget_burn(list(budgets), year_costs=year_costs, start_month=start_month, as_of=as_of)
+
+
+def _commitment_lines(as_of: date) -> list[CommitmentLine]:
+    """Each commitment of the agreements active on `as_of`, by vendor."""
+    agreements = (
+        Agreement.objects.filter(
+            status=Agreement.Status.ACTIVE, start__lte=as_of, end__gte=as_of, commitments__isnull=False
+        )
+        .distinct()
+        .select_related("vendor")
+        .order_by("vendor__name", "reference")
+    )
+    return [
+        CommitmentLine(agreement, status)
+        for agreement in agreements
+        for status in commitment_statuses(agreement=agreement, as_of=as_of)
+    ]
