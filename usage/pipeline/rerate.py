@@ -16,9 +16,11 @@ in the order the tier counters run:
    is in another currency) and in the reporting currency, each part converted from its own
    currency once at the usage day's rate; a stale or missing rate leaves the reporting cost
    empty, flagged — never 1.0.
-4. The results COPY into a temporary table; records whose stored rating is the same are
-   dropped from it; the rest leave the daily rollups with their old figures, take the new ones,
-   and enter the rollups again — all in the caller's transaction.
+4. The results COPY into a temporary table; only records whose stored rating differs are
+   written, and the rollups take the difference (new − old) — all in the caller's transaction.
+   The detail keeps a record's counter position only where the record crosses a tier boundary
+   (its parts need it): a late record then rewrites just the later records whose tier or cost
+   moved, not every later record of the period.
 
 The loop is the reference `contracts.rating.rate_sequence` written for speed (one dict lookup
 and a few integer operations per class); tests hold the two equal, and graduated records that
@@ -28,8 +30,7 @@ rating_detail on a record, e.g.
     {"agreement": 7,
      "input": {"rule": 12, "schedule": "graduated", "tier": 1, "position": 99999000000,
                "parts": [[0, 1000000, "0.270000"], [1, 2000000, "0.200000"]]},
-     "output": {"rule": 13, "schedule": "volume", "tier": 0, "rate": "0.300000", "position": 0,
-                "provisional": true},
+     "output": {"rule": 13, "schedule": "volume", "tier": 0, "rate": "0.300000", "provisional": true},
      "cache_write": {"list_rate": "3.750000"}}
 """
 
@@ -48,7 +49,6 @@ from contracts.rating import micro_to_price, rate_tokens
 from core.fx import FxTable, FxUnavailable
 
 from .contract import ContractTables
-from .persist import rollup_upsert_sql
 from .rate import list_price_rows
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ DROP TABLE IF EXISTS rate_out;
 CREATE TEMP TABLE rate_out (
     id bigint, rating text, agreement_id bigint, off_contract boolean, off_contract_reporting numeric,
     cost numeric, list_cost numeric, cost_currency text, cost_reporting numeric, list_cost_reporting numeric,
-    reporting_currency text, fx_rate numeric, fx_date date, fx_status text, rating_detail text
+    reporting_currency text, fx_rate numeric, fx_date date, fx_status text, rating_detail jsonb
 ) ON COMMIT DROP
 """
 
@@ -257,9 +257,7 @@ def _graduated(rule: ClassRule, position: int, tokens: int) -> tuple[int, str]:
     first = bisect_right(rule.starts, position) - 1
     last = max(bisect_left(rule.starts, end) - 1, 0)
     if first == last:  # no boundary crossed
-        return tokens * rule.prices[
-            first
-        ], f'{rule.head},"tier":{first},"rate":"{rule.texts[first]}","position":{position}}}'
+        return tokens * rule.prices[first], f'{rule.head},"tier":{first},"rate":"{rule.texts[first]}"}}'
     charge = rate_tokens(rule.schedule, position, tokens)
     parts = ",".join(f'[{p.tier_index},{p.tokens},"{rule.texts[p.tier_index]}"]' for p in charge.parts)
     return charge.units, f'{rule.head},"tier":{charge.tier_index},"position":{position},"parts":[{parts}]}}'
@@ -267,7 +265,7 @@ def _graduated(rule: ClassRule, position: int, tokens: int) -> tuple[int, str]:
 
 def _volume(rule: ClassRule, position: int, tokens: int) -> tuple[int, str]:
     tier = max(bisect_left(rule.starts, position + tokens) - 1, 0)
-    detail = f'{rule.head},"tier":{tier},"rate":"{rule.texts[tier]}","position":{position},"provisional":true}}'
+    detail = f'{rule.head},"tier":{tier},"rate":"{rule.texts[tier]}","provisional":true}}'
     return tokens * rule.prices[tier], detail
 
 
@@ -358,11 +356,32 @@ def rate_line(record_id: int, plan: Plan, tokens: tuple, counters: dict) -> str:
     )
 
 
+# What re-rating changes in the rollups (new − old, in one pass; the rows exist: records are there)
+ROLLUP_DELTA = """
+INSERT INTO usage_daily_rollup AS u (day, department_id, vendor_id, model, records, input_tokens, cached_input_tokens,
+    cache_write_tokens, output_tokens, requests, failed_requests, cost, list_cost, unpriced_records,
+    off_contract_cost, agreement_cost)
+SELECT r.usage_date, r.department_id, r.vendor_id, r.model, 0, 0, 0, 0, 0, 0, 0,
+    coalesce(sum(o.cost_reporting), 0) * {unit} - coalesce(sum(r.cost_reporting), 0),
+    coalesce(sum(o.list_cost_reporting), 0) * {unit} - coalesce(sum(r.list_cost_reporting), 0),
+    count(*) FILTER (WHERE o.cost_reporting IS NULL) - count(*) FILTER (WHERE r.cost_reporting IS NULL),
+    coalesce(sum(o.off_contract_reporting), 0) * {unit} - coalesce(sum(r.off_contract_reporting), 0),
+    coalesce(sum(o.cost) FILTER (WHERE o.agreement_id IS NOT NULL), 0) * {unit}
+        - coalesce(sum(r.cost) FILTER (WHERE r.agreement_id IS NOT NULL), 0)
+FROM rate_out o JOIN usage_record r ON {differs}
+GROUP BY r.usage_date, r.department_id, r.vendor_id, r.model
+ORDER BY r.usage_date, r.department_id, r.vendor_id, r.model
+ON CONFLICT (day, department_id, vendor_id, model) DO UPDATE SET
+    cost = u.cost + excluded.cost, list_cost = u.list_cost + excluded.list_cost,
+    unpriced_records = u.unpriced_records + excluded.unpriced_records,
+    off_contract_cost = u.off_contract_cost + excluded.off_contract_cost,
+    agreement_cost = u.agreement_cost + excluded.agreement_cost
+""".replace("{unit}", UNIT)
+
+
 def _value(column: str) -> str:
-    """rate_out's column as the stored value: units of 10⁻¹² to decimals, JSON text to jsonb."""
-    if column in UNITS:
-        return f"o.{column} * {UNIT}"
-    return "o.rating_detail::jsonb" if column == "rating_detail" else f"o.{column}"
+    """rate_out's column as the stored value: units of 10⁻¹² to decimals."""
+    return f"o.{column} * {UNIT}" if column in UNITS else f"o.{column}"
 
 
 def _read(cursor, vendor_ids: list[int], since: date, until: date) -> list[tuple]:
@@ -409,20 +428,16 @@ def rate_records(
         del records
         _t("compute+copy")
 
+        # the rollups take the difference (new − old) of the records whose rating changed, then
+        # those records take their new rating: two passes over the range, nothing else written
         stored = ", ".join(f"r.{c}" for c in STORED)
         fresh = ", ".join(_value(c) for c in STORED)
-        cursor.execute(
-            "DELETE FROM rate_out o USING usage_record r "
-            f"WHERE r.id = o.id AND ({stored}) IS NOT DISTINCT FROM ({fresh})"
-        )
-        changed = count - cursor.rowcount  # what is left in rate_out changed
-        _t("compare")
-        if changed:
-            join = "FROM usage_record r JOIN rate_out o ON o.id = r.id"
-            cursor.execute(rollup_upsert_sql(join, sign=-1, table_alias="r"))
-            assignments = ", ".join(f"{c} = {_value(c)}" for c in STORED)
-            cursor.execute(f"UPDATE usage_record r SET {assignments} FROM rate_out o WHERE r.id = o.id")
-            cursor.execute(rollup_upsert_sql(join, sign=1, table_alias="r"))
+        differs = f"r.id = o.id AND ({stored}) IS DISTINCT FROM ({fresh})"
+        cursor.execute(ROLLUP_DELTA.format(differs=differs))
+        _t("rollups")
+        assignments = ", ".join(f"{c} = {_value(c)}" for c in STORED)
+        cursor.execute(f"UPDATE usage_record r SET {assignments} FROM rate_out o WHERE {differs}")
+        changed = cursor.rowcount
         _t("update")
         cursor.execute("DROP TABLE rate_out")
     return RateResult(records=count, changed=changed)

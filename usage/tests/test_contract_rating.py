@@ -171,8 +171,8 @@ def test_late_record_shifts_the_tier_positions_of_later_ones(acme):
     from usage.services import usage_rerate
 
     run = JobRun.objects.filter(kind="rerate").latest("id")
-    # day 2's position moved (400 000 → its detail), day 3's position and cost moved
-    assert run.status == "succeeded" and run.result["changed"] == 2
+    # only day 3's record changed (day 2 stayed in the first tier)
+    assert run.status == "succeeded" and run.result["changed"] == 1
     vendor_id = UsageRecord.objects.first().vendor_id
     assert usage_rerate(vendor_ids=[vendor_id], since=run_day(1))["changed"] == 0
 
@@ -294,3 +294,93 @@ def agreement_rules():
             "tiers": [{"from_tokens": 0, "price": "1.10"}],
         },
     ]
+
+
+# Arrival order and batch split do not change the money (hypothesis) -------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+PROPERTY_RULES = [
+    {
+        "model_pattern": "acme-*",
+        "token_class": "input",
+        "schedule": "graduated",
+        "tiers": [
+            {"from_tokens": 0, "price": "0.27"},
+            {"from_tokens": 1_000_000, "price": "0.20"},
+            {"from_tokens": 3_000_000, "price": "0.15"},
+        ],
+    },
+    VOLUME_OUTPUT,
+]
+RECORDS = st.lists(
+    st.tuples(
+        st.integers(1, 4),  # day of March (ended: true-ups)
+        st.integers(0, 3),  # hour
+        st.integers(0, 900_000),
+        st.integers(0, 600_000),
+        st.sampled_from(["acme-large", "acme-small", "other-model"]),
+    ),
+    min_size=1,
+    max_size=14,
+)
+
+
+def _engine_totals():
+    from contracts.models import Agreement
+    from contracts.rating import AgreementSpec, UsageInput, period_true_ups, rate_sequence, to_decimal
+
+    spec = AgreementSpec.from_model(Agreement.objects.prefetch_related("price_rules__tiers", "commitments").get())
+    inputs = [
+        UsageInput(
+            key=bytes(r.key),
+            bucket_start=r.bucket_start,
+            model=r.model,
+            input_tokens=r.input_tokens,
+            output_tokens=r.output_tokens,
+        )
+        for r in UsageRecord.objects.all()
+    ]
+    lines = rate_sequence(inputs, spec.lookup)
+    list_micro = {"input": 500_000, "output": 2_000_000}  # other-model: list price, same currency
+    units = sum(line.units if not line.off_contract else line.tokens * list_micro[line.token_class] for line in lines)
+    ups = period_true_ups(lines, {r.id: r.schedule for r in spec.rules})
+    return to_decimal(units), to_decimal(sum(ups.values()))
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=RECORDS, data=st.data())
+def test_total_is_the_same_whatever_the_arrival_order_and_batch_split(acme, records, data):
+    from core.models import JobRun
+    from usage.models import IngestionRun, UsageKey
+
+    world(vendor="acme", model="other-model", price_in="0.5", price_out="2", cached=None)
+    if not UsageRecord.objects.exists() and not TrueUp.objects.exists():
+        from contracts.models import Agreement
+
+        if not Agreement.objects.exists():
+            agreement(token_client(acme.user(Role.PROCUREMENT)), price_rules=PROPERTY_RULES, commitments=[MONTHLY])
+    batch = [rec(i, day, tin, tout, model=model, hour=hour) for i, (day, hour, tin, tout, model) in enumerate(records)]
+    order = data.draw(st.permutations(batch))
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(order) - 1)), max_size=3)))
+    finance = token_client(acme.user(Role.FINANCE))
+    try:
+        start = 0
+        for cut in [*cuts, len(order)]:
+            if order[start:cut]:
+                ingest(finance, order[start:cut])
+            start = cut
+        expected, expected_ups = _engine_totals()
+        stored = sum((r.cost for r in UsageRecord.objects.all()), Decimal(0))
+        assert stored == expected
+        assert sum((t.adjustment for t in TrueUp.objects.all()), Decimal(0)) == expected_ups
+        # the summary (rollups) holds the final figures: provisional costs plus the true-ups
+        assert summary_cost(finance) == expected + expected_ups
+    finally:
+        UsageRecord.objects.all().delete()
+        UsageKey.objects.all().delete()
+        DailyRollup.objects.all().delete()
+        TrueUp.objects.all().delete()
+        IngestionRun.objects.all().delete()
+        JobRun.objects.filter(kind="rerate").delete()
