@@ -10,7 +10,7 @@ second person's approval (accounts.approvals).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -171,10 +171,33 @@ def _diff(before: dict | None, after: dict) -> tuple[dict, date | None]:
         removed = [i for i in before[name] if _comparable(name, i) not in new_set]
         changes[name] = {"added": to_payload(added), "removed": to_payload(removed)}
         if name == "price_rules":
-            rerate.extend((i.get("effective_from") or min(before["start"], start)) for i in added + removed)
+            rerate.extend(_rules_rerate_from(added, removed, min(before["start"], start)))
         elif name == "commitments":
             rerate.append(min(before["start"], start))  # the pricing period of tiers may change
     return changes, (min(rerate) if rerate else None)
+
+
+def _rules_rerate_from(added: list[dict], removed: list[dict], term_start: date) -> list[date]:
+    """The earliest day each changed price rule prices differently. A rule kept by id whose only
+    change is its end date differs from the day after the earlier end; any other change differs
+    from the earlier start (an open start is the term's start)."""
+    old_by_id = {r["id"]: r for r in removed if r.get("id")}
+    days = []
+    for rule in added:
+        old = old_by_id.pop(rule.get("id"), None) if rule.get("id") else None
+        start = rule.get("effective_from") or term_start
+        if old is None:
+            days.append(start)
+            continue
+        old_start = old.get("effective_from") or term_start
+        same_terms = _comparable("", {**old, "effective_to": None}) == _comparable("", {**rule, "effective_to": None})
+        if same_terms and old_start == start:
+            ends = [e for e in (old.get("effective_to"), rule.get("effective_to")) if e is not None]
+            days.append(min(ends) + timedelta(days=1) if ends else start)
+        else:
+            days.append(min(start, old_start))
+    days.extend((r.get("effective_from") or term_start) for r in old_by_id.values())
+    return days
 
 
 def _summary(changes: dict, *, created: bool) -> str:

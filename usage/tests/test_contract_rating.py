@@ -275,8 +275,8 @@ def test_amendment_re_rates_from_its_effective_date(acme):
     from core.models import JobRun
 
     run = JobRun.objects.filter(kind="rerate").latest("id")
-    # the output rule that now ends on 14 March was in force from the agreement's start
-    assert "FA-ACME amendment" in run.params["reason"] and run.params["since"] == "2026-01-01"
+    # the output rule now ends on 14 March and a new one starts on the 15th: usage re-rates from then
+    assert "FA-ACME amendment" in run.params["reason"] and run.params["since"] == "2026-03-15"
 
 
 def agreement_rules():
