@@ -9,7 +9,8 @@
    (contract for the agreement's vendor, list price for the others, a rare unpriced model, CNY
    converted to USD); the indexes are built after the COPY, usage_key gets one row per record,
    usage_daily_rollup is built with one INSERT … SELECT … GROUP BY over the pipeline's
-   ROLLUP_SUMS. Prints each step's time and rows/s.
+   ROLLUP_SUMS (its statement trigger fills usage_monthly_rollup; checked against the daily
+   rollups by month). Prints each step's time and rows/s.
 3. Server time, in-process through Django's test client (whole middleware stack, session,
    bearer-token authentication, throttling, rendering; no network): warm-up requests, then
    --requests timed requests per endpoint — the summary API with several groupings and a
@@ -143,7 +144,7 @@ PROFILE_COLUMNS = [
     "reporting_currency",
     "fx_rate",
     "fx_status",
-    "rating_detail",
+    "rating_basis_id",  # NULL: the load writes no rating detail
     "version",
     "run_id",
 ]
@@ -560,21 +561,43 @@ def bulk_load(conninfo: str, n: int, first: date, last: date, ref: dict) -> floa
                 FROM usage_record u GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"""
         )
         rollups = conn.execute("SELECT count(*) FROM usage_daily_rollup").fetchone()[0]
-        _step(f"usage_daily_rollup ({rollups:,} rows) from the records", started, n)
+        # the monthly rollups follow by the daily rollups' statement trigger (usage migration 0006)
+        monthly = conn.execute("SELECT count(*) FROM usage_monthly_rollup").fetchone()[0]
+        _step(f"usage_daily_rollup ({rollups:,} rows), monthly ({monthly:,})", started, n)
+        _check_monthly(conn)
 
         started = time.perf_counter()
         conn.execute("VACUUM (ANALYZE) usage_daily_rollup")
+        conn.execute("VACUUM (ANALYZE) usage_monthly_rollup")
         conn.execute("ANALYZE usage_record")
         conn.execute("ANALYZE usage_key")
         _step("VACUUM / ANALYZE", started)
         size = conn.execute(
             "SELECT pg_size_pretty(pg_total_relation_size('usage_record')), "
             "pg_size_pretty(pg_total_relation_size('usage_key')), "
-            "pg_size_pretty(pg_total_relation_size('usage_daily_rollup'))"
+            "pg_size_pretty(pg_total_relation_size('usage_daily_rollup')), "
+            "pg_size_pretty(pg_total_relation_size('usage_monthly_rollup'))"
         ).fetchone()
     elapsed = _step("load, total", total, n)
-    print(f"  sizes: usage_record {size[0]}, usage_key {size[1]}, usage_daily_rollup {size[2]}")
+    print(
+        f"  sizes: usage_record {size[0]}, usage_key {size[1]}, usage_daily_rollup {size[2]}, "
+        f"usage_monthly_rollup {size[3]}"
+    )
     return elapsed
+
+
+def _check_monthly(conn) -> None:
+    """The monthly rollups hold the daily ones summed by month (cost and records compared)."""
+    differing = conn.execute(
+        """SELECT count(*) FROM (
+               SELECT date_trunc('month', day::timestamp)::date AS month, department_id, vendor_id, model,
+                      sum(records) AS records, sum(cost) AS cost
+               FROM usage_daily_rollup GROUP BY 1, 2, 3, 4
+           ) d FULL JOIN usage_monthly_rollup m USING (month, department_id, vendor_id, model)
+           WHERE m.records IS DISTINCT FROM d.records OR m.cost IS DISTINCT FROM d.cost"""
+    ).fetchone()[0]
+    if differing:
+        raise RuntimeError(f"usage_monthly_rollup differs from the daily rollups by month in {differing} rows")
 
 
 # Measurements ----------------------------------------------------------------------------------
@@ -778,7 +801,10 @@ def main() -> None:
 
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM usage_daily_rollup")
-            print(f"  {cursor.fetchone()[0]:,} rollup rows")
+            daily = cursor.fetchone()[0]
+            cursor.execute("SELECT count(*) FROM usage_monthly_rollup")  # back-filled by the migration
+            print(f"  {daily:,} daily rollup rows, {cursor.fetchone()[0]:,} monthly")
+            _check_monthly(connection.connection)
     else:
         print(f"A fresh database, reference data and {args.records:,} records from {first} to {last}…", flush=True)
         url = fresh_database(args.database)

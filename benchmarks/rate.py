@@ -5,7 +5,10 @@
    output (3 tiers), with a monthly commitment (so monthly pricing periods, and true-ups for
    the months that have ended).
 2. N records (default 1 000 000) over six months, 5 models, written with one binary COPY at
-   list price, and their daily rollups — as ingestion leaves them before the agreement exists.
+   list price (cost, FX and flags as usage/pipeline/persist.py writes them), and their daily
+   rollups — as ingestion leaves them before the agreement exists. `--unpriced` loads them
+   without any rating instead (costs empty): the first rating then also fills the cost columns,
+   which makes every row grow.
 3. Timed: `usage.services.usage_rerate` — rule selection, tier positions in (bucket_start, key)
    order, costs in the agreement and reporting currency, storing every changed record and its
    rollups, and the volume true-ups of the ended months.
@@ -29,6 +32,7 @@ from hashlib import blake2b
 from .common import ROOT, fresh_database
 
 LIST_MICRO = {"input": 500_000, "cached_input": 100_000, "cache_write": 600_000, "output": 2_000_000}
+ONE = Decimal("1.000000000000")
 MODELS = ["deep-chat", "deep-coder", "deep-reasoner", "deep-lite", "other-model"]
 
 
@@ -129,8 +133,15 @@ COLUMNS = [
     ("department_explicit", "bool"),
     ("rating", "text"),
     ("off_contract", "bool"),
+    ("off_contract_reporting", "numeric"),
+    ("cost", "numeric"),
+    ("list_cost", "numeric"),
     ("cost_currency", "text"),
+    ("cost_reporting", "numeric"),
+    ("list_cost_reporting", "numeric"),
     ("reporting_currency", "text"),
+    ("fx_rate", "numeric"),
+    ("fx_date", "date"),
     ("fx_status", "text"),
     ("version", "int4"),
     ("created_at", "timestamptz"),
@@ -138,10 +149,12 @@ COLUMNS = [
 ]
 
 
-def load_records(n: int, vendor_id: int, departments: list[int], seed: int = 2026) -> list[tuple]:
-    """COPY n records (unrated) and build their rollups; returns what the check needs."""
+def load_records(n: int, vendor_id: int, departments: list[int], *, priced: bool, seed: int = 2026) -> list[tuple]:
+    """COPY n records (at list price, or unrated) and build their rollups; returns what the check
+    needs."""
     from django.db import connection
 
+    from contracts.rating import to_decimal
     from usage.models import Source
     from usage.pipeline.persist import rollup_upsert_sql
 
@@ -159,6 +172,11 @@ def load_records(n: int, vendor_id: int, departments: list[int], seed: int = 202
                 key = blake2b(f"bench-{i}".encode(), digest_size=16).digest()
                 model = MODELS[i % len(MODELS)]
                 tokens = (rng.randint(10_000, 2_000_000), rng.randint(0, 400_000), 0, rng.randint(1_000, 400_000))
+                if priced:  # USD list prices, USD reporting: the identity rate of the usage day
+                    cost = to_decimal(sum(t * LIST_MICRO[c] for t, c in zip(tokens, LIST_MICRO, strict=True)))
+                    rating = ("list", True, cost, cost, cost, "USD", cost, cost, "USD", ONE, at.date(), "same")
+                else:
+                    rating = ("unpriced", True, None, None, None, "", None, None, "", None, None, "")
                 copy.write_row(
                     (
                         i,
@@ -174,11 +192,7 @@ def load_records(n: int, vendor_id: int, departments: list[int], seed: int = 202
                         "{}",
                         departments[i % 3],
                         False,
-                        "unpriced",
-                        True,
-                        "",
-                        "",
-                        "",
+                        *rating,
                         1,
                         now,
                         now,
@@ -220,6 +234,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--no-check", action="store_true", help="skip the pure-engine cross-check")
+    parser.add_argument("--unpriced", action="store_true", help="load the records unrated, not at list price")
     parser.add_argument("-v", "--verbose", action="store_true", help="print the time of each rating step")
     args = parser.parse_args()
     if args.verbose:
@@ -227,6 +242,7 @@ def main() -> None:
 
         logging.basicConfig(format="  %(message)s")
         logging.getLogger("usage.pipeline.rerate").setLevel(logging.DEBUG)
+        logging.getLogger("usage.services.rating").setLevel(logging.DEBUG)
 
     url = fresh_database("tokenledger_bench_rate")
     setup_django(url)
@@ -239,8 +255,9 @@ def main() -> None:
     vendor, departments = reference_data()
     began = time.perf_counter()
     with transaction.atomic():
-        kept = load_records(args.records, vendor.pk, departments)
-    print(f"loaded {args.records} records in {time.perf_counter() - began:.2f} s (COPY + rollups)")
+        kept = load_records(args.records, vendor.pk, departments, priced=not args.unpriced)
+    state = "unrated" if args.unpriced else "at list price"
+    print(f"loaded {args.records} records {state} in {time.perf_counter() - began:.2f} s (COPY + rollups)")
     Agreement.objects.update(status="active")
 
     began = time.perf_counter()

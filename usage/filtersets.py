@@ -11,7 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from procurement.widgets import DateInput
 
-from .models import AttributionRule, IngestionRun, Source, VendorCostLine
+from .models import AttributionRule, IngestionRun, Source, UsageRecord, VendorCostLine
 from .models.sources import Format
 
 
@@ -102,3 +102,111 @@ class VendorCostLineFilterSet(django_filters.FilterSet):
 
     def filter_currency(self, queryset, name, value):
         return queryset.filter(currency=value.strip().upper())
+
+
+def _record_vendors(request):
+    from procurement.models import Vendor
+
+    return Vendor.objects.all()
+
+
+def _record_agreements(request):
+    from contracts.models import Agreement
+
+    return Agreement.objects.all()
+
+
+def department_tree_ids(codes) -> set[int]:
+    """The departments named by code and every department below them (unknown codes: none)."""
+    from procurement.directory import descendant_ids
+    from procurement.models import Department
+
+    roots = list(Department.objects.filter(code__in=list(codes)).order_by().values_list("id", flat=True))
+    return descendant_ids(roots) if roots else set()
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class ReferenceFilter(django_filters.ModelChoiceFilter):
+    """An object by its reference, where the model keeps only the id (no foreign key)."""
+
+
+class UsageRecordFilterSet(django_filters.FilterSet):
+    """Usage records. `start` and `end` are dates on the usage date (the UTC date of
+    `bucket_start`; `end` exclusive), as in `usage/summary`; `department` takes in its
+    sub-departments. The filters on `bucket_start` let a vendor's list use the (vendor_id,
+    bucket_start) index."""
+
+    # What the daily rollups keep: with only these, they count the records (rollup_count_filters).
+    ROLLUP_FILTERS = frozenset({"vendor", "model", "department", "start", "end"})
+    department_ids: set[int] | None = None
+
+    vendor = django_filters.ModelChoiceFilter(queryset=_record_vendors, to_field_name="slug", label="Vendor")
+    model = django_filters.CharFilter(label="Model")
+    department = django_filters.CharFilter(
+        method="filter_department",
+        label="Department",
+        help_text="Department code: the department and its sub-departments",
+    )
+    source = django_filters.ModelChoiceFilter(queryset=_cost_line_sources, to_field_name="slug", label="Source")
+    start = django_filters.DateFilter(
+        method="filter_start", widget=DateInput, label="From", help_text="Usage date (UTC) on or after it"
+    )
+    end = django_filters.DateFilter(
+        method="filter_end", widget=DateInput, label="Before", help_text="Usage date (UTC) before it (exclusive)"
+    )
+    rating = django_filters.ChoiceFilter(choices=UsageRecord.Rating.choices, label="Rating")
+    off_contract = django_filters.BooleanFilter(label="Off contract")
+    fx_status = django_filters.ChoiceFilter(choices=UsageRecord.FxStatus.choices, label="FX status")
+    agreement = ReferenceFilter(
+        queryset=_record_agreements,
+        to_field_name="reference",
+        method="filter_agreement",
+        label="Agreement",
+        help_text="Agreement reference: the records it priced",
+    )
+    run = IdFilter(field_name="run_id", label="Ingestion run")
+    external_id = django_filters.CharFilter(label="External id")
+
+    class Meta:
+        model = UsageRecord
+        fields = [
+            "vendor",
+            "model",
+            "department",
+            "source",
+            "start",
+            "end",
+            "rating",
+            "off_contract",
+            "fx_status",
+            "agreement",
+            "run",
+            "external_id",
+        ]
+
+    def filter_department(self, queryset, name, value):
+        self.department_ids = department_tree_ids([value])
+        return queryset.filter(department_id__in=sorted(self.department_ids) or [-1])
+
+    def filter_start(self, queryset, name, value):
+        return queryset.filter(bucket_start__gte=datetime.combine(value, time.min, tzinfo=UTC))
+
+    def filter_end(self, queryset, name, value):
+        return queryset.filter(bucket_start__lt=datetime.combine(value, time.min, tzinfo=UTC))
+
+    def filter_agreement(self, queryset, name, value):
+        return queryset.filter(agreement_id=value.pk)
+
+    def rollup_count_filters(self) -> dict | None:
+        """After filtering: the filters as `usage.selectors.usage_record_count` takes them, or
+        None when one of them is not kept by the daily rollups (the records must be counted)."""
+        given = {name: value for name, value in self.form.cleaned_data.items() if value not in (None, "")}
+        if not set(given) <= self.ROLLUP_FILTERS:
+            return None
+        return {
+            "vendor_id": given["vendor"].pk if "vendor" in given else None,
+            "model": given.get("model"),
+            "department_ids": self.department_ids if "department" in given else None,
+            "start": given.get("start"),
+            "end": given.get("end"),
+        }

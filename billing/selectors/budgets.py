@@ -1,9 +1,12 @@
 """Budget status: a budget's actual spend against its phasing, and where the year is heading.
 
-Read from the daily rollups only (one query for the days, one for the vendor split). The scope is
-the budget's department and all its sub-departments (procurement.directory.descendant_ids),
-and only the budget's vendor when it names one. Costs are the rollups' `cost`, in the reporting
-currency (the budget's), volume true-ups included on the day they are booked.
+Read from the rollups only: one query gives the year's cost per month × vendor (whole months from
+the monthly rollups, the month in progress from the daily ones: usage.rollups), and only when a
+day must be named — a threshold reached, the overrun that already happened — one more reads the
+days of the month it happened in (`first_days_reaching`). The scope is the budget's department
+and all its sub-departments (procurement.directory.descendant_ids), and only the budget's vendor
+when it names one. Costs are the rollups' `cost`, in the reporting currency (the budget's),
+volume true-ups included on the day they are booked.
 
 * actual — the scope's cost from the fiscal year's first day through `as_of` (clamped to the year).
 * budget_to_date — the phased amounts (procurement.selectors.budget_phasing, even or explicit) of
@@ -24,18 +27,19 @@ rounded half up), percentages 2 places.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db import connection
 
 from core.money import COST_QUANTUM
 from core.selectors import organization_settings
 from procurement.directory import descendant_ids
 from procurement.models import Budget
 from procurement.selectors import budget_phasing, fiscal_year_bounds
-from usage.models import DailyRollup
+from usage.rollups import MONTH_OF_DAY, last_day_to_end, rollup_rows
 
 from ..projections import budget_projection, projected_crossing
 from ._decimal import exact_decimal, percent, pro_rata, quantize
@@ -120,20 +124,130 @@ def budget_to_date(phasing: list[tuple[date, Decimal]], *, as_of: date) -> Decim
     return _money(total)
 
 
-def _scope(budget: Budget, *, first: date, last: date):
-    """The rollups the budget covers: its department's subtree, its vendor if it names one."""
-    department_ids = sorted(descendant_ids([budget.department_id]))
-    rollups = DailyRollup.objects.filter(department_id__in=department_ids, day__gte=first, day__lte=last)
-    return rollups.filter(vendor_id=budget.vendor_id) if budget.vendor_id else rollups
+# Crossing days from month totals ---------------------------------------------------------------
+#
+# A budget's cumulative spend reaches an amount on some day. Records' costs are never negative, so
+# within a month without a negative true-up (the only negative rollup rows) the cumulative spend
+# only grows: the day an amount is first reached lies in the first month at whose end the total
+# reaches it, or in an earlier month with a negative true-up (the total may rise past the amount
+# and fall back within it). Only those months' days are read; the other months count whole.
+
+Target = tuple[Decimal, bool]  # an amount, and whether it must be exceeded (else reached)
 
 
-def _first_day_reaching(daily: list[tuple[date, Decimal]], amount: Decimal, *, strictly: bool) -> date | None:
+def _reached(running: Decimal, amount: Decimal, strictly: bool) -> bool:
+    return running > amount or (not strictly and running >= amount)
+
+
+def crossing_months(months: Sequence[tuple[date, Decimal]], targets: Sequence[Target]) -> set[date]:
+    """The month (first day) at whose end the cumulative total first reaches each target, for the
+    targets reached: `months` are (first day, total) in order, months without rollups left out."""
+    found: set[date] = set()
+    pending = list(targets)
     running = Decimal(0)
-    for day, cost in daily:
-        running += cost
-        if running > amount or (not strictly and running >= amount):
-            return day
-    return None
+    for month, total in months:
+        if not pending:
+            break
+        running += total
+        reached = [target for target in pending if _reached(running, *target)]
+        if reached:
+            found.add(month)
+            pending = [target for target in pending if target not in reached]
+    return found
+
+
+def first_days_reaching(
+    months: Sequence[tuple[date, Decimal]], days: dict[date, list[tuple[date, Decimal]]], targets: Sequence[Target]
+) -> list[date | None]:
+    """The first day at whose end the cumulative spend reaches each target (None: never), from the
+    month totals and the day totals (`days`: month → [(day, total)] in day order) of the months
+    `crossing_day_totals` read — the crossing months and those with a negative true-up."""
+    found: list[date | None] = [None] * len(targets)
+    running = Decimal(0)
+    for month, total in months:
+        pending = [i for i, day in enumerate(found) if day is None]
+        if not pending:
+            break
+        series = days.get(month)
+        if series is None:  # no target is first reached in this month: it counts whole
+            running += total
+            continue
+        for day, cost in series:
+            running += cost
+            for i in pending:
+                if found[i] is None and _reached(running, *targets[i]):
+                    found[i] = day
+    return found
+
+
+def crossing_day_totals(
+    department_ids: Iterable[int],
+    months: Iterable[date],
+    *,
+    first: date,
+    last: date,
+    vendor_id: int | None = None,
+    by_department_vendor: bool = False,
+) -> list[tuple]:
+    """The day totals (day, cost) — or (day, department id, vendor id, cost) — in day order, of
+    `months` and of every month before the last of them with a negative true-up, over the
+    departments (and the vendor) in [first, last]."""
+    months = sorted(set(months))
+    if not months:
+        return []
+    departments = sorted(department_ids) or [-1]
+    vendor = " AND r.vendor_id = %(vendor)s" if vendor_id else ""
+    keys = "r.day, r.department_id, r.vendor_id" if by_department_vendor else "r.day"
+    sql = f"""
+        WITH wanted AS (
+            SELECT unnest(%(months)s::date[]) AS first
+            UNION
+            SELECT {MONTH_OF_DAY} FROM usage_daily_rollup r
+            WHERE r.true_up_cost < 0 AND r.department_id = ANY(%(departments)s)
+              AND r.day >= %(first)s AND r.day < %(before)s{vendor}
+        )
+        SELECT {keys}, sum(r.cost)
+        FROM wanted w CROSS JOIN LATERAL (
+            SELECT r.day, r.department_id, r.vendor_id, r.cost FROM usage_daily_rollup r
+            WHERE r.department_id = ANY(%(departments)s) AND r.day >= w.first
+              AND r.day < (w.first + interval '1 month')::date AND r.day >= %(first)s AND r.day <= %(last)s{vendor}
+            OFFSET 0  -- a fence: the index is read for each month, never the whole year
+        ) r
+        GROUP BY {keys} ORDER BY {keys}
+    """
+    params = {
+        "months": months,
+        "departments": departments,
+        "first": first,
+        "last": last,
+        "before": months[-1],
+        "vendor": vendor_id,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _month_vendor_totals(department_ids: list[int], vendor_id: int | None, *, first: date, last: date) -> list[tuple]:
+    """(month, vendor id, slug, name, cost, unpriced records) over [first, last]."""
+    where = "r.department_id = ANY(%s)" + (" AND r.vendor_id = %s" if vendor_id else "")
+    rows_sql, params = rollup_rows(
+        first,
+        last_day_to_end(last),
+        columns=("month", "vendor_id", "cost", "unpriced_records"),
+        where=where,
+        params=[department_ids or [-1], *([vendor_id] if vendor_id else [])],
+    )
+    sql = f"""
+        SELECT g.month, g.vendor_id, v.slug, v.name, g.cost, g.unpriced
+        FROM (
+            SELECT r.month, r.vendor_id, sum(r.cost) AS cost, sum(r.unpriced_records) AS unpriced
+            FROM ({rows_sql}) r GROUP BY 1, 2
+        ) g JOIN procurement_vendor v ON v.id = g.vendor_id
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 @exact_decimal
@@ -145,53 +259,60 @@ def budget_status(*, budget: Budget, as_of: date) -> BudgetStatus:
     elapsed_days = max(0, min((as_of - first).days + 1, year_days))
     counted_to = min(as_of, last)
 
-    daily: list[tuple[date, Decimal]] = []
+    by_month: dict[date, Decimal] = {}
+    by_vendor: dict[int, list] = {}  # vendor id → [slug, name, cost]
     unpriced = 0
-    vendors: list[BudgetVendorActual] = []
+    department_ids: list[int] = []
     if elapsed_days:
-        scope = _scope(budget, first=first, last=counted_to)
-        rows = scope.values("day").annotate(day_cost=Sum("cost"), day_unpriced=Sum("unpriced_records")).order_by("day")
-        for row in rows:
-            daily.append((row["day"], row["day_cost"] or Decimal(0)))
-            unpriced += int(row["day_unpriced"] or 0)
-    actual = _money(sum((cost for _, cost in daily), Decimal(0)))
-    if elapsed_days and not budget.vendor_id:
-        split = (
-            scope.values("vendor_id", "vendor__slug", "vendor__name")
-            .annotate(vendor_cost=Sum("cost"))
-            .order_by("-vendor_cost", "vendor__slug")
-        )
+        department_ids = sorted(descendant_ids([budget.department_id]))
+        rows = _month_vendor_totals(department_ids, budget.vendor_id, first=first, last=counted_to)
+        for month, vendor_id, slug, name, cost, vendor_unpriced in rows:
+            cost = cost or Decimal(0)
+            by_month[month] = by_month.get(month, Decimal(0)) + cost
+            by_vendor.setdefault(vendor_id, [slug, name, Decimal(0)])[2] += cost
+            unpriced += int(vendor_unpriced or 0)
+    months_spent = sorted(by_month.items())
+    actual = _money(sum(by_month.values(), Decimal(0)))
+    vendors: list[BudgetVendorActual] = []
+    if not budget.vendor_id:
+        ranked = sorted(by_vendor.items(), key=lambda item: (-item[1][2], item[1][0]))
         vendors = [
             BudgetVendorActual(
-                vendor_id=row["vendor_id"],
-                slug=row["vendor__slug"],
-                name=row["vendor__name"],
-                actual=_money(row["vendor_cost"] or Decimal(0)),
-                share=percent(row["vendor_cost"] or Decimal(0), actual),
+                vendor_id=vendor_id, slug=slug, name=name, actual=_money(cost), share=percent(cost, actual)
             )
-            for row in split
+            for vendor_id, (slug, name, cost) in ranked
         ]
 
     annual = _money(budget.amount)
-    projection = budget_projection(actual=actual, elapsed_days=elapsed_days, year_days=year_days, quantum=COST_QUANTUM)
+    amounts = [_money(annual * threshold / 100) for threshold in budget.thresholds]
+    crossed = [actual > 0 and actual >= amount for amount in amounts]
+    # the days to name: the overrun if it already happened, each threshold reached
+    targets: list[Target] = [(amount, False) for amount, hit in zip(amounts, crossed, strict=True) if hit]
     if actual > annual:
-        overrun = _first_day_reaching(daily, annual, strictly=True)
+        targets.append((annual, True))
+    days_reached: list[date | None] = []
+    if targets:
+        daily: dict[date, list[tuple[date, Decimal]]] = {}
+        wanted = crossing_months(months_spent, targets)
+        for day, cost in crossing_day_totals(
+            department_ids, wanted, first=first, last=counted_to, vendor_id=budget.vendor_id
+        ):
+            daily.setdefault(day.replace(day=1), []).append((day, cost or Decimal(0)))
+        days_reached = first_days_reaching(months_spent, daily, targets)
+    reached = iter(days_reached)
+
+    projection = budget_projection(actual=actual, elapsed_days=elapsed_days, year_days=year_days, quantum=COST_QUANTUM)
+    crossed_on = [next(reached) if hit else None for hit in crossed]
+    if actual > annual:
+        overrun = next(reached)
     else:
         day_number = projected_crossing(to_date=actual, elapsed_days=elapsed_days, period_days=year_days, limit=annual)
         overrun = first + timedelta(days=day_number - 1) if day_number else None
 
-    thresholds = []
-    for threshold in budget.thresholds:
-        amount = _money(annual * threshold / 100)
-        crossed = actual > 0 and actual >= amount
-        thresholds.append(
-            BudgetThreshold(
-                percent=threshold,
-                amount=amount,
-                crossed=crossed,
-                crossed_on=_first_day_reaching(daily, amount, strictly=False) if crossed else None,
-            )
-        )
+    thresholds = [
+        BudgetThreshold(percent=threshold, amount=amount, crossed=hit, crossed_on=day)
+        for threshold, amount, hit, day in zip(budget.thresholds, amounts, crossed, crossed_on, strict=True)
+    ]
 
     months: list[BudgetMonth] = []
     cumulative_budget = cumulative_actual = Decimal(0)
@@ -200,8 +321,7 @@ def budget_status(*, budget: Budget, as_of: date) -> BudgetStatus:
         if month_first > as_of:
             actual_month = None
         else:
-            month_last = _month_last_day(month_first)
-            actual_month = _money(sum((c for d, c in daily if month_first <= d <= month_last), Decimal(0)))
+            actual_month = _money(by_month.get(month_first, Decimal(0)))
             cumulative_actual += actual_month
         months.append(
             BudgetMonth(

@@ -226,5 +226,5 @@ def test_status_reads_take_a_fixed_number_of_queries(commitment_agreement, role_
     budget_status(budget=budget, as_of=date(2026, 1, 1))  # the settings row exists from here on
     with django_assert_num_queries(2):  # the commitments, the vendor's daily sums
         commitment_statuses(agreement=commitment_agreement, as_of=date(2026, 2, 28))
-    with django_assert_num_queries(4):  # settings, the department tree, daily sums, the vendor split
+    with django_assert_num_queries(3):  # settings, the department tree, month × vendor sums (no day to name)
         budget_status(budget=budget, as_of=date(2026, 2, 28))

@@ -1,6 +1,6 @@
 """budget_status: hand-worked figures from daily rollups written with known values."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -147,3 +147,91 @@ def test_phasing_even_against_explicit_to_date():
     )
     assert budget_to_date(explicit, as_of=date(2026, 3, 10)) == D("100.000000000000")  # 310 × 10 ÷ 31
     assert budget_to_date(explicit, as_of=date(2026, 12, 31)) == D("1000.000000000000")
+
+
+def _brute_force_days(rows, budget, scope, *, first, last, amounts):
+    """Every day's total in day order, the running sum, the first day reaching each (amount, strictly)."""
+    totals: dict[date, Decimal] = {}
+    for day, department, vendor, cost, _ in rows:
+        if department in scope and first <= day <= last and (budget.vendor_id is None or vendor == budget.vendor_id):
+            totals[day] = totals.get(day, D(0)) + cost
+    found = []
+    for amount, strictly in amounts:
+        running, hit = D(0), None
+        for day in sorted(totals):
+            running += totals[day]
+            if running > amount or (not strictly and running >= amount):
+                hit = day
+                break
+        found.append(hit)
+    return found
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_crossing_days_from_month_totals_equal_a_day_by_day_count(tree, seed):
+    """Month totals and the days of the crossing months (and of months with a negative true-up,
+    where the running spend may pass an amount and fall back) name the same days as a day-by-day
+    count over every day: random spend over the year, negative true-ups on some days, and the
+    month in progress cut at as_of."""
+    import random
+
+    rng = random.Random(seed)
+    parent, child, grandchild, sibling = tree
+    v1, v2 = VendorFactory(slug="v-one"), VendorFactory(slug="v-two")
+    departments = {parent: "p", child: "c", grandchild: "g", sibling: "s"}
+    rows = []
+    for _ in range(120):
+        day = date(2026, 1, 1) + timedelta(days=rng.randrange(365))
+        department = rng.choice(list(departments))
+        vendor = rng.choice([v1, v2])
+        cost = D(rng.randrange(0, 20_000)) / 100
+        true_up = -D(rng.randrange(0, 30_000)) / 100 if rng.random() < 0.12 else D(0)
+        rows.append((day, department.pk, vendor.pk, cost + true_up, true_up))
+    merged: dict[tuple, list] = {}
+    for day, department_id, vendor_id, cost, true_up in rows:
+        entry = merged.setdefault((day, department_id, vendor_id), [D(0), D(0)])
+        entry[0] += cost
+        entry[1] += true_up
+    for (day, department_id, vendor_id), (cost, true_up) in merged.items():
+        DailyRollupFactory(day=day, department_id=department_id, vendor_id=vendor_id, cost=cost, true_up_cost=true_up)
+    as_of = date(2026, 1, 1) + timedelta(days=rng.randrange(200, 365))
+
+    def spent(scope, vendor=None):
+        return sum(
+            (c for day, d, v, c, _ in rows if day <= as_of and d in scope and vendor in (None, v)), D(0)
+        ).quantize(D(1))
+
+    trees = {parent.pk, child.pk, grandchild.pk}, {child.pk, grandchild.pk}
+    for budget in (
+        BudgetFactory(department=parent, amount=max(D(1), spent(trees[0]) * D("0.7"))),
+        BudgetFactory(
+            department=child, vendor=v1, amount=max(D(1), spent(trees[1], v1.pk)), thresholds=[D(10), D(50), D(90)]
+        ),
+    ):
+        scope = trees[0] if budget.department == parent else trees[1]
+        s = budget_status(budget=budget, as_of=as_of)
+        amounts = [(t.amount, False) for t in s.thresholds] + [(s.annual, True)]
+        expected = _brute_force_days(rows, budget, scope, first=date(2026, 1, 1), last=as_of, amounts=amounts)
+        # a threshold is dated only when the actual has reached it (it may have passed and fallen back)
+        dated = [day if t.crossed else None for t, day in zip(s.thresholds, expected, strict=False)]
+        assert [t.crossed_on for t in s.thresholds] == dated, (seed, budget)
+        assert any(t.crossed for t in s.thresholds), (seed, budget)
+        if s.actual > s.annual:
+            assert s.projected_overrun_date == expected[-1], (seed, budget)
+
+
+def test_a_threshold_passed_then_fallen_back_within_a_month_is_dated_on_the_first_pass(tree):
+    """600 on 10 March passes 50 % of 1 000; a true-up of −200 on 31 March takes March back to
+    400; May's 300 passes 50 % again. The day is 10 March (the first day it was reached)."""
+    parent = tree[0]
+    vendor = VendorFactory(slug="v-one")
+    budget = BudgetFactory(department=parent, amount=D("1000.00"), thresholds=[D(50)])
+    DailyRollupFactory(day=date(2026, 3, 10), department=parent, vendor=vendor, cost=D("600"))
+    DailyRollupFactory(
+        day=date(2026, 3, 31), department=parent, vendor=vendor, records=0, cost=D("-200"), true_up_cost=D("-200")
+    )
+    DailyRollupFactory(day=date(2026, 5, 4), department=parent, vendor=vendor, cost=D("300"))
+    s = budget_status(budget=budget, as_of=date(2026, 6, 30))
+    assert s.actual == D("700.000000000000")
+    assert [(t.crossed, t.crossed_on) for t in s.thresholds] == [(True, date(2026, 3, 10))]
+    assert [m.actual for m in s.months[2:5]] == [D(400), D(0), D(300)]

@@ -1,10 +1,12 @@
 """The dashboard's figures (the home page and its exports).
 
-Every spend figure comes from the daily rollups (usage_daily_rollup), never from the usage
-records, so the page stays fast over tens of millions of records. Three grouped queries cover
-every window the page shows — this month and the same days of last month per department ×
-vendor × model, the chart's 60 days per day × vendor, the fiscal year per department × vendor
-(which also gives every budget's actual) — and the rest is Decimal arithmetic in Python.
+Every spend figure comes from the rollups, never from the usage records, so the page stays fast
+over tens of millions of records. Three grouped queries cover every window the page shows — this
+month and the same days of last month per department × vendor (and per model, cost only, for the
+movers), the chart's 60 days per day × vendor (both from the daily rollups), and the fiscal
+year's earlier months per department × vendor and per month from the monthly rollups, to which
+this month to date is added (so the fiscal year, which also gives every budget's actual, reads
+no day twice) — and the rest is Decimal arithmetic in Python.
 Commitments come from billing.selectors.commitment_statuses (one query per active agreement).
 A department manager's figures hold only their departments and sub-departments.
 """
@@ -239,10 +241,11 @@ def _scope_sql(department_ids: frozenset[int] | None) -> tuple[str, list]:
 
 def _month_rows(month: Window, previous: Window, department_ids: frozenset[int] | None) -> list[tuple]:
     """Spend per department × vendor × model in this month to date and in the same days of last
-    month: (department code, name, vendor slug, name, model, is_current, Spend)."""
+    month: (department id, code, name, vendor id, slug, name, model, is_current, cost, list cost,
+    off-contract cost, tokens, unpriced records)."""
     scope, scope_params = _scope_sql(department_ids)
     sql = f"""
-        SELECT d.code, d.name, v.slug, v.name, g.model, g.is_current,
+        SELECT g.department_id, d.code, d.name, g.vendor_id, v.slug, v.name, g.model, g.is_current,
                g.cost, g.list_cost, g.off_contract_cost, g.tokens, g.unpriced_records
         FROM (
             SELECT r.department_id, r.vendor_id, r.model, r.day >= %s AS is_current, {SUMS_SQL}
@@ -256,7 +259,7 @@ def _month_rows(month: Window, previous: Window, department_ids: frozenset[int] 
     params = [month.start, month.start, month.end, previous.start, previous.end, *scope_params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [(*row[:6], _spend(*row[6:])) for row in cursor.fetchall()]
+        return cursor.fetchall()
 
 
 def _daily_rows(window: Window, department_ids: frozenset[int] | None) -> list[tuple]:
@@ -277,18 +280,21 @@ def _daily_rows(window: Window, department_ids: frozenset[int] | None) -> list[t
         return cursor.fetchall()
 
 
-def _year_rows(window: Window, department_ids: frozenset[int] | None) -> list[tuple[int, int, Spend]]:
-    """Spend per department × vendor over `window`: (department id, vendor id, Spend)."""
+def _year_months(year: Window, month: Window, department_ids: frozenset[int] | None) -> list[tuple]:
+    """The fiscal year's months before this one, from the monthly rollups: (department id, vendor
+    id, first day of the month, cost, list cost, off-contract cost, tokens, unpriced records)."""
+    if year.start >= month.start:
+        return []
     scope, scope_params = _scope_sql(department_ids)
     sql = f"""
-        SELECT r.department_id, r.vendor_id, {SUMS_SQL}
-        FROM usage_daily_rollup r
-        WHERE r.day >= %s AND r.day <= %s{scope}
-        GROUP BY 1, 2
+        SELECT r.department_id, r.vendor_id, r.month, {SUMS_SQL}
+        FROM usage_monthly_rollup r
+        WHERE r.month >= %s AND r.month < %s{scope}
+        GROUP BY 1, 2, 3
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [window.start, window.end, *scope_params])
-        return [(row[0], row[1], _spend(*row[2:])) for row in cursor.fetchall()]
+        cursor.execute(sql, [year.start, month.start, *scope_params])
+        return cursor.fetchall()
 
 
 # Assembling ------------------------------------------------------------------------------------
@@ -330,27 +336,47 @@ def dashboard(*, user, as_of: date) -> Dashboard:
     fiscal_year, year = fiscal_year_to_date(as_of, settings.fiscal_year_start_month)
     chart = Window(as_of - timedelta(days=CHART_DAYS - 1), as_of)
 
+    # this month and the same days of last month: per department × vendor (is_current) the sums,
+    # per model the cost only (the movers)
+    sums: dict[tuple[int, int, bool], list] = {}
+    names: dict[tuple[int, int], tuple[str, str, str, str]] = {}
+    movers: dict[tuple[str, str, str, str, str], list[Decimal]] = {}
+    for department_id, code, dept_name, vendor_id, slug, vendor_name, model, is_current, *row in _month_rows(
+        month, previous, department_ids
+    ):
+        _accumulate(sums, (department_id, vendor_id, is_current), row)
+        names[(department_id, vendor_id)] = (code, dept_name, slug, vendor_name)
+        movers.setdefault((code, dept_name, slug, vendor_name, model), [ZERO, ZERO])[0 if is_current else 1] += (
+            row[0] or ZERO
+        )
     vendors: dict[tuple[str, str], list[Spend]] = {}
     departments: dict[tuple[str, str], list[Spend]] = {}
-    movers: dict[tuple[str, str, str, str, str], list[Spend]] = {}
-    for code, dept_name, slug, vendor_name, model, is_current, spend in _month_rows(month, previous, department_ids):
+    so_far: dict[tuple[int, int], Spend] = {}  # this month to date per (department id, vendor id)
+    for (department_id, vendor_id, is_current), row in sums.items():
+        code, dept_name, slug, vendor_name = names[(department_id, vendor_id)]
+        spend = _spend(*row)
         index = 0 if is_current else 1
-        for bucket, key in (
-            (vendors, (slug, vendor_name)),
-            (departments, (code, dept_name)),
-            (movers, (code, dept_name, slug, vendor_name, model)),
-        ):
-            bucket.setdefault(key, [Spend(), Spend()])[index].add(spend)
+        vendors.setdefault((slug, vendor_name), [Spend(), Spend()])[index].add(spend)
+        departments.setdefault((code, dept_name), [Spend(), Spend()])[index].add(spend)
+        if is_current:
+            so_far[(department_id, vendor_id)] = spend
     mtd = total(pair[0] for pair in vendors.values())
     previous_mtd = total(pair[1] for pair in vendors.values())
 
-    year_rows = _year_rows(year, department_ids)
-    ytd = total(spend for _, _, spend in year_rows)
+    # the fiscal year to date: its earlier months (monthly rollups) and this month to date
+    year_months = _year_months(year, month, department_ids)
+    earlier = Spend()
+    if year_months:
+        columns = zip(*(row[3:] for row in year_months), strict=True)  # cost, list cost, …, unpriced
+        earlier = _spend(*(sum(value for value in column if value is not None) for column in columns))
+    ytd = total([earlier, *so_far.values()])
+    month_costs = [(d, v, first, cost or ZERO) for d, v, first, cost, *_ in year_months]
+    month_costs += [(d, v, month.start, spend.cost) for (d, v), spend in so_far.items()]
 
     changes = [
-        Mover(code, dept_name, slug, vendor_name, model, Change(current.cost, prior.cost))
+        Mover(code, dept_name, slug, vendor_name, model, Change(current, prior))
         for (code, dept_name, slug, vendor_name, model), (current, prior) in movers.items()
-        if current.cost != prior.cost
+        if current != prior
     ]
     changes.sort(key=lambda m: (-abs(m.change.delta), m.department_code, m.vendor_slug, m.model))
 
@@ -369,7 +395,7 @@ def dashboard(*, user, as_of: date) -> Dashboard:
         departments=_breakdown(departments, mtd.cost),
         movers=changes[:TOP_MOVERS],
         daily=_daily(chart, _daily_rows(chart, department_ids)),
-        budgets=_budgets(fiscal_year, department_ids, year_rows, settings.fiscal_year_start_month, as_of)
+        budgets=_budgets(fiscal_year, department_ids, month_costs, settings.fiscal_year_start_month, as_of)
         if can(user, "budget", VIEW)
         else None,
         commitments=_commitment_lines(as_of) if can(user, "agreement", VIEW) else None,
@@ -381,7 +407,11 @@ def dashboard(*, user, as_of: date) -> Dashboard:
 
 
 def _budgets(
-    fiscal_year: int, department_ids: frozenset[int] | None, year_rows: list, start_month: int, as_of: date
+    fiscal_year: int,
+    department_ids: frozenset[int] | None,
+    month_costs: list[tuple[int, int, date, Decimal]],
+    start_month: int,
+    as_of: date,
 ) -> list[BudgetBurn]:
     """Every budget of the fiscal year in scope (a manager: of their departments), the most used
     first. A manager's budgets cover only departments they see, so the scoped year rows hold
@@ -389,8 +419,18 @@ def _budgets(
     budgets = Budget.objects.filter(fiscal_year=fiscal_year).select_related("department", "vendor")
     if department_ids is not None:
         budgets = budgets.filter(department_id__in=department_ids)
-    year_costs = {(department_id, vendor_id): spend.cost for department_id, vendor_id, spend in year_rows}
-    return budget_burn(list(budgets), year_costs=year_costs, start_month=start_month, as_of=as_of)
+    return budget_burn(list(budgets), month_costs=month_costs, start_month=start_month, as_of=as_of)
+
+
+def _accumulate(sums: dict, key, row) -> None:
+    """Add a row of sums (cost, list cost, off-contract cost, tokens, unpriced) to sums[key]."""
+    held = sums.get(key)
+    if held is None:
+        sums[key] = [value or 0 for value in row]
+    else:
+        for i, value in enumerate(row):
+            if value:
+                held[i] += value
 
 
 def _commitment_lines(as_of: date) -> list[CommitmentLine]:

@@ -330,3 +330,14 @@ def test_a_quiet_quarter_shows_the_year_without_a_daily_chart(company):
     html = client.get("/", {"as_of": "2026-12-31"}).content.decode()
     assert "No usage in the last 60 days." in html and "USD 2,228.75" in html
     assert "dashboard-daily-data" not in html and "js/dashboard.js" not in html
+
+
+def test_the_year_in_its_first_month_and_at_a_month_end(company):
+    """The fiscal year to date is its earlier months (monthly rollups) plus this month to date:
+    in the year's first month only the latter, on a month's last day every day of it."""
+    first_month = dashboard(user=company.user(Role.FINANCE), as_of=date(2026, 1, 25))
+    assert first_month.ytd == first_month.mtd and first_month.ytd.cost == D("30")
+    assert first_month.ytd.list_cost == D("33") and first_month.ytd.tokens == 10
+    month_end = dashboard(user=company.user(Role.FINANCE), as_of=date(2026, 2, 28))
+    assert month_end.ytd.cost == D("30") + D("5") + D("80") + D("1000")
+    assert month_end.ytd.tokens == 10 + 2_000_000 + 100 + 9

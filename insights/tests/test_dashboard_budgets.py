@@ -81,3 +81,48 @@ def test_budget_burn_equals_budget_status(budgets):
     assert empty.actual == 0 and empty.percent_used == 0 and empty.projected_overrun_date is None
     # the most used first
     assert [burn.budget.department.code for burn in board.budgets] == ["S", "C", "P", "G", "E"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_budget_burn_equals_budget_status_over_a_year_of_spend(role_world, seed):
+    """A year of random spend (negative true-ups on some days, so a cumulative spend can pass an
+    amount and fall back within a month), read from whole months and the month in progress: the
+    dashboard's budgets say what budget_status says, exceeded ones dated on the same day."""
+    import random
+    from datetime import timedelta
+
+    rng = random.Random(seed)
+    root = DepartmentFactory(code="ROOT")
+    divisions = [DepartmentFactory(code=f"D{i}", parent=root) for i in range(2)]
+    teams = [DepartmentFactory(code=f"D{i}-T{j}", parent=divisions[i]) for i in range(2) for j in range(3)]
+    vendors = [VendorFactory(slug=f"v-{i}") for i in range(3)]
+    entries: dict[tuple, list] = {}
+    for _ in range(250):
+        key = (
+            date(2026, 1, 1) + timedelta(days=rng.randrange(365)),
+            rng.choice(teams + divisions),
+            rng.choice(vendors),
+        )
+        true_up = -D(rng.randrange(0, 40_000)) / 100 if rng.random() < 0.1 else D(0)
+        entry = entries.setdefault(key, [D(0), D(0)])
+        entry[0] += D(rng.randrange(0, 30_000)) / 100 + true_up
+        entry[1] += true_up
+    for (day, department, vendor), (cost, true_up) in entries.items():
+        DailyRollupFactory(day=day, department=department, vendor=vendor, cost=cost, true_up_cost=true_up)
+    made = [BudgetFactory(department=root, amount=D("60000.00"))]
+    made += [BudgetFactory(department=d, amount=D(rng.randrange(6_000, 20_000))) for d in divisions]
+    made += [BudgetFactory(department=t, amount=D(rng.randrange(1_000, 6_000))) for t in teams]
+    made += [BudgetFactory(department=divisions[0], vendor=vendors[1], amount=D("1500.00"))]
+    as_of = date(2026, 1, 1) + timedelta(days=rng.randrange(150, 365))
+    board = dashboard(user=role_world.user(Role.FINANCE), as_of=as_of)
+    by_id = {burn.budget.pk: burn for burn in board.budgets}
+    assert any(burn.exceeded for burn in board.budgets) and not all(burn.exceeded for burn in board.budgets)
+    for budget in made:
+        status = budget_status(budget=budget, as_of=as_of)
+        burn = by_id[budget.pk]
+        assert {f: getattr(burn, f) for f in FIELDS} == {f: getattr(status, f) for f in FIELDS}, (seed, budget)
+    # the year to date (earlier months from the monthly rollups, this month from the daily ones)
+    # and this month to date, against the daily rollups summed here
+    year = [(day, cost) for (day, _, _), (cost, _) in entries.items() if date(2026, 1, 1) <= day <= as_of]
+    assert board.ytd.cost == sum((cost for _, cost in year), D(0))
+    assert board.mtd.cost == sum((cost for day, cost in year if day >= as_of.replace(day=1)), D(0))

@@ -5,7 +5,7 @@ from rest_framework import serializers
 
 from procurement.models import Vendor
 
-from ..models import AttributionRule, IngestionRun, RejectedRow, Source, VendorCostLine
+from ..models import AttributionRule, IngestionRun, RejectedRow, Source, UsageRecord, VendorCostLine
 from ..models.attribution import validate_dimension
 from ..models.sources import Format, PullHealth
 
@@ -165,8 +165,21 @@ class SummaryRowSerializer(serializers.Serializer):
     cache_write_tokens = serializers.IntegerField()
     output_tokens = serializers.IntegerField()
     requests = serializers.IntegerField()
-    cost = serializers.CharField(help_text="Reporting currency, 12 decimal places")
-    unpriced_records = serializers.IntegerField()
+    cost = serializers.CharField(
+        help_text="What the usage cost, true-ups included: reporting currency, 12 decimal places"
+    )
+    list_cost = serializers.CharField(
+        help_text="What the same usage costs at the vendors' list prices: reporting currency, 12 decimal places"
+    )
+    off_contract_cost = serializers.CharField(
+        help_text="The part of `cost` priced at list price because no agreement rule covered it "
+        "(off contract): reporting currency, 12 decimal places"
+    )
+    true_up_cost = serializers.CharField(
+        help_text="Volume-tier true-ups booked in the range (included in `cost`, usually a credit): "
+        "reporting currency, 12 decimal places"
+    )
+    unpriced_records = serializers.IntegerField(help_text="Records without a cost in the reporting currency")
 
 
 class SummarySerializer(serializers.Serializer):
@@ -237,3 +250,81 @@ class VendorCostLineSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+class UsageRecordSerializer(serializers.ModelSerializer):
+    """A usage record as last stated, with its attribution and rating. Money is a decimal string
+    at the stored 12 places."""
+
+    source = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    vendor = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    department = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    run = serializers.IntegerField(source="run_id", read_only=True, allow_null=True, help_text="The ingestion run")
+    agreement = serializers.SerializerMethodField(help_text="Reference of the agreement in force, null at list price")
+    tags = serializers.DictField(child=serializers.CharField(), read_only=True)
+    fx_status = serializers.ChoiceField(
+        choices=UsageRecord.FxStatus.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="How cost_reporting was converted; empty when there is no cost to convert",
+    )
+
+    class Meta:
+        model = UsageRecord
+        fields = [
+            "id",
+            "external_id",
+            "source",
+            "vendor",
+            "model",
+            "bucket_start",
+            "bucket_end",
+            "usage_date",
+            "input_tokens",
+            "cached_input_tokens",
+            "cache_write_tokens",
+            "output_tokens",
+            "requests",
+            "failed_requests",
+            "latency_ms",
+            "latency_p50_ms",
+            "latency_p90_ms",
+            "project_id",
+            "api_key_id",
+            "workspace_id",
+            "user_id",
+            "service_tier",
+            "region",
+            "tags",
+            "department",
+            "version",
+            "run",
+            "rating",
+            "agreement",
+            "off_contract",
+            "cost",
+            "cost_currency",
+            "cost_reporting",
+            "list_cost",
+            "list_cost_reporting",
+            "off_contract_reporting",
+            "reporting_currency",
+            "fx_rate",
+            "fx_date",
+            "fx_status",
+            "rating_detail",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "cost": {"help_text": "In cost_currency (the agreement's, or the list price's)"},
+            "cost_reporting": {"help_text": "In the reporting currency; null when the FX rate is missing or stale"},
+            "list_cost": {"help_text": "At the list price, in cost_currency"},
+            "list_cost_reporting": {"help_text": "At the list price, in the reporting currency"},
+            "rating_detail": {"help_text": "Per token class: the rule, schedule, tier and rate, or the list rate"},
+        }
+
+    @extend_schema_field({"type": "string", "nullable": True, "example": "FA-2026-01"})
+    def get_agreement(self, record) -> str | None:
+        if record.agreement_id is None:
+            return None
+        return self.context.get("agreement_references", {}).get(record.agreement_id)

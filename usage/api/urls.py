@@ -8,7 +8,7 @@ from .views import (
     SourcePullApi,
     SourceViewSet,
     UsageFileUploadApi,
-    UsageRecordsIngestApi,
+    UsageRecordsApi,
     UsageSummaryApi,
     VendorCostLineViewSet,
 )
@@ -21,7 +21,7 @@ ROUTES = [
 ]
 
 PATHS = [
-    path("usage/records", UsageRecordsIngestApi.as_view(), name="usage-records"),
+    path("usage/records", UsageRecordsApi.as_view(), name="usage-records"),
     path("usage/files", UsageFileUploadApi.as_view(), name="usage-files"),
     path("usage/summary", UsageSummaryApi.as_view(), name="usage-summary"),
     path("usage/sources/<slug:slug>/pull", SourcePullApi.as_view(), name="usage-source-pull"),

@@ -4,19 +4,28 @@ from datetime import date
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
-from core.api.base import APIView, ModelViewSet, ReadOnlyModelViewSet
+from core.api.base import APIView, GenericAPIView, ModelViewSet, ReadOnlyModelViewSet
+from core.api.pagination import KnownCountPagination
 from core.api.serializers import RunCreatedSerializer
 from core.exceptions import ApplicationError, PayloadTooLarge, UnsupportedFormat
 
 from .. import selectors, services
-from ..filtersets import AttributionRuleFilterSet, IngestionRunFilterSet, SourceFilterSet, VendorCostLineFilterSet
+from ..filtersets import (
+    AttributionRuleFilterSet,
+    IngestionRunFilterSet,
+    SourceFilterSet,
+    UsageRecordFilterSet,
+    VendorCostLineFilterSet,
+)
 from ..models import AttributionRule, Source
 from ..pipeline.formats import FeedError, decode, json_array, ndjson
 from .serializers import (
@@ -28,19 +37,71 @@ from .serializers import (
     ReplaySerializer,
     SourceSerializer,
     SummarySerializer,
+    UsageRecordSerializer,
     VendorCostLineSerializer,
 )
 
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/json-seq")
 
 
-class UsageRecordsIngestApi(APIView):
-    """Push usage: a JSON array of records, or NDJSON (`Content-Type: application/x-ndjson`), at
-    most 50 000 records. `?atomic=true` makes the batch all-or-nothing."""
+class _KeptFilterSetBackend(DjangoFilterBackend):
+    """Leaves the filterset it used on the view (view.filterset), for the count."""
+
+    def get_filterset(self, request, queryset, view):
+        view.filterset = super().get_filterset(request, queryset, view)
+        return view.filterset
+
+
+class _TimeOrdering(OrderingFilter):
+    """`?ordering=bucket_start` or `-bucket_start` (the default), ties by id the same way, so
+    pages never overlap."""
+
+    def get_ordering(self, request, queryset, view):
+        first = (super().get_ordering(request, queryset, view) or ["-bucket_start"])[0]
+        return [first, "-id" if first.startswith("-") else "id"]
+
+
+class UsageRecordsApi(mixins.ListModelMixin, GenericAPIView):
+    """`GET`: usage records with their rating, newest `bucket_start` first (a department manager
+    sees their departments' only). `POST`: push usage — a JSON array of records, or NDJSON
+    (`Content-Type: application/x-ndjson`), at most 50 000 records; `?atomic=true` makes the
+    batch all-or-nothing."""
 
     policy_resource = "usage"
     policy_actions = {"post": "ingest"}
+    department_field = "department_id"
     parser_classes: list = []  # the body is read here, fast, without DRF's parsers
+    serializer_class = UsageRecordSerializer
+    filterset_class = UsageRecordFilterSet
+    filter_backends = [_KeptFilterSetBackend, _TimeOrdering]
+    ordering_fields = ["bucket_start"]
+    ordering = ["-bucket_start"]
+    pagination_class = KnownCountPagination
+    filterset: UsageRecordFilterSet | None = None
+
+    def get_queryset(self):
+        return self.scope_queryset(selectors.usage_records())
+
+    def known_count(self) -> int | None:
+        """The count from the daily rollups when the filters are ones they keep (a list of ten
+        million records is not counted row by row); else None, and the rows are counted."""
+        filters = self.filterset.rollup_count_filters() if self.filterset is not None else None
+        if filters is None:
+            return None
+        return selectors.usage_record_count(user=self.request.user, **filters)
+
+    def get(self, request):
+        """Usage records with their rating, newest `bucket_start` first; filters `vendor`,
+        `model`, `department` (with its sub-departments), `source`, `start` / `end` (usage dates,
+        `end` exclusive), `rating`, `off_contract`, `fx_status`, `agreement`, `run`, `external_id`."""
+        records = self.filter_queryset(self.get_queryset())
+        if self.filterset.form.cleaned_data.get("vendor") is None:
+            # one vendor's records are read along the index by the plain query; several, merged
+            records = selectors.RecordsByVendor(records)
+        page = self.paginate_queryset(records)
+        references = selectors.agreement_references(record.agreement_id for record in page)
+        context = {**self.get_serializer_context(), "agreement_references": references}
+        return self.get_paginated_response(self.get_serializer(page, many=True, context=context).data)
 
     def _records(self, request) -> list:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -71,6 +132,8 @@ class UsageRecordsIngestApi(APIView):
         responses=IngestAnswerSerializer,
     )
     def post(self, request):
+        """Push usage records (a JSON array or NDJSON) → the counts of what was accepted,
+        duplicated, restated and rejected."""
         records = self._records(request)
         atomic = request.query_params.get("atomic", "").lower() in ("1", "true", "yes")
         try:

@@ -1,10 +1,10 @@
 """Usage: sources, ingestion runs, usage records (with their keys, versions and rejected rows),
-attribution rules and daily rollups."""
+attribution rules and daily and monthly rollups."""
 
 from .attribution import AttributionRule
 from .costs import VendorCostLine
-from .rating import TrueUp
-from .records import DailyRollup, RejectedRow, UsageKey, UsageRecord, UsageRecordVersion
+from .rating import RatingBasis, TrueUp
+from .records import DailyRollup, MonthlyRollup, RejectedRow, UsageKey, UsageRecord, UsageRecordVersion
 from .runs import IngestionRun
 from .sources import Source
 
@@ -12,6 +12,8 @@ __all__ = [
     "AttributionRule",
     "DailyRollup",
     "IngestionRun",
+    "MonthlyRollup",
+    "RatingBasis",
     "RejectedRow",
     "Source",
     "TrueUp",

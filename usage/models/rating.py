@@ -1,4 +1,5 @@
-"""Volume true-ups: the adjustment entries recorded when a pricing period with volume tiers ends."""
+"""How records were rated (their shared rating bases), and volume true-ups: the adjustment entries
+recorded when a pricing period with volume tiers ends."""
 
 from __future__ import annotations
 
@@ -6,6 +7,35 @@ from django.db import models
 
 from core.fields import CostField, CurrencyField
 from procurement.models import Department, Vendor
+
+
+class RatingBasis(models.Model):
+    """How a record was rated under an agreement: per token class the rule, schedule, tier and rate
+    used, or the list rate of a class without a rule. For example
+        {"agreement": 7,
+         "input": {"rule": 12, "schedule": "graduated", "tier": 1, "position": 99999000000,
+                   "parts": [[0, 1000000, "0.270000"], [1, 2000000, "0.200000"]]},
+         "output": {"rule": 13, "schedule": "volume", "tier": 0, "rate": "0.300000", "provisional": true},
+         "cache_write": {"list_rate": "3.750000"}}
+    (`position` and `parts` only where the record crosses a graduated tier boundary).
+
+    Shared, not stored on each record: almost every record of an agreement is rated on one of a
+    few bases, and a usage record that gained ~300 bytes of JSON when first rated no longer fitted
+    its page, so the update moved it and touched its indexes; a record carries only the basis id
+    (UsageRecord.rating_basis). The id is the content's address — the first 8 bytes of the MD5 of
+    the JSON text as a signed integer (usage.pipeline.rerate.basis_id) — so rating needs no
+    round trip to number a basis, and an id once written always means the same content: rows are
+    never changed or deleted (history keeps ids), and a rating that finds an id taken by other
+    content stops rather than mislabel records."""
+
+    id = models.BigIntegerField(primary_key=True)
+    detail = models.JSONField()
+
+    class Meta:
+        db_table = "usage_rating_basis"
+
+    def __str__(self) -> str:
+        return f"rating basis {self.id}"
 
 
 class TrueUp(models.Model):

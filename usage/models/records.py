@@ -1,4 +1,5 @@
-"""Usage records, their idempotency keys and earlier versions, rejected rows, daily rollups.
+"""Usage records, their idempotency keys and earlier versions, rejected rows, daily and monthly
+rollups.
 
 Layout for scale. `usage_record` carries no unique constraint of its own, so it can be turned
 into a table partitioned by month on `bucket_start` (its primary key then becomes (id,
@@ -14,6 +15,7 @@ from django.db import models
 from core.fields import CostField, CurrencyField
 from procurement.models import Department, Vendor
 
+from .rating import RatingBasis
 from .runs import IngestionRun
 from .sources import Source
 
@@ -99,7 +101,17 @@ class UsageRecord(models.Model):
     fx_rate = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True)
     fx_date = models.DateField(null=True, blank=True)
     fx_status = models.CharField(max_length=8, choices=FxStatus.choices, blank=True)
-    rating_detail = models.JSONField(null=True, blank=True)
+    # per token class the rule, tier and rate used (see RatingBasis; None at list price without
+    # an agreement): shared by the records rated alike, so a rating does not widen the row
+    rating_basis = models.ForeignKey(
+        RatingBasis,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     version = models.PositiveIntegerField(default=1)
     run = models.ForeignKey(
         IngestionRun,
@@ -121,6 +133,12 @@ class UsageRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vendor_id}/{self.model} {self.bucket_start:%Y-%m-%d %H:%M} v{self.version}"
+
+    @property
+    def rating_detail(self) -> dict | None:
+        """Per token class the rule, schedule, tier and rate used, or the list rate (RatingBasis).
+        Lists select_related("rating_basis") so this costs no query per record."""
+        return None if self.rating_basis_id is None else self.rating_basis.detail
 
 
 class UsageRecordVersion(models.Model):
@@ -202,7 +220,57 @@ class DailyRollup(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["day", "department", "vendor", "model"], name="usage_rollup_key"),
         ]
-        indexes = [models.Index(fields=["department", "day"], name="usage_rollup_dept_day")]
+        indexes = [
+            models.Index(fields=["department", "day"], name="usage_rollup_dept_day"),
+            # the only rows whose cost can be negative (records' costs are not): a month without
+            # one never sees a cumulative spend fall, so a crossing day is found in one month's
+            # days (billing.selectors.budgets.first_days_reaching)
+            models.Index(
+                fields=["department", "day"],
+                name="usage_rollup_negative_true_up",
+                condition=models.Q(true_up_cost__lt=0),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.department_id} {self.vendor_id} {self.model}"
+
+
+class MonthlyRollup(models.Model):
+    """Department × vendor × model × month totals: the daily rollups summed by calendar month.
+
+    Kept in step by the database, not by the code that writes the daily rollups: statement-level
+    AFTER INSERT / UPDATE / DELETE triggers on usage_daily_rollup (with transition tables) add
+    each statement's change per month (an UPDATE adds new − old), upserting in key order, and
+    delete a monthly row left empty (as usage.pipeline.persist.EMPTY_ROLLUP defines empty). See
+    usage/migrations/0006_monthly_rollup.py. A TRUNCATE of the daily rollups is not followed.
+    Year-long summaries, the dashboard's fiscal year and budget statuses read whole months here
+    and only the edge days from the daily rollups."""
+
+    month = models.DateField(help_text="The first day of the month.")
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+", db_index=False)
+    vendor = models.ForeignKey(Vendor, on_delete=models.PROTECT, related_name="+", db_index=False)
+    model = models.CharField(max_length=200)
+    records = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    cached_input_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    requests = models.BigIntegerField(default=0)
+    failed_requests = models.BigIntegerField(default=0)
+    cost = CostField(default=0, help_text="In the reporting currency.")
+    list_cost = CostField(default=0, help_text="In the reporting currency.")
+    unpriced_records = models.BigIntegerField(default=0, help_text="Records without a cost in the reporting currency.")
+    off_contract_cost = CostField(default=0)
+    agreement_cost = CostField(default=0, help_text="In the currency of the agreement in force, true-ups included.")
+    true_up_cost = CostField(default=0, help_text="Volume true-ups booked in this month (included in cost).")
+
+    class Meta:
+        db_table = "usage_monthly_rollup"
+        constraints = [
+            models.UniqueConstraint(fields=["month", "department", "vendor", "model"], name="usage_monthly_rollup_key"),
+        ]
+        indexes = [models.Index(fields=["department", "month"], name="usage_monthly_dept_month")]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.department_id} {self.vendor_id} {self.model}"

@@ -29,6 +29,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from time import perf_counter
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -41,7 +42,7 @@ from ..models import TrueUp
 from ..pipeline.contract import vendor_agreements
 from ..pipeline.persist import EMPTY_ROLLUP
 from ..pipeline.rating import has_usage, rate_range, rating_locks, rerate_enqueue
-from ..pipeline.rerate import midnight
+from ..pipeline.rerate import midnight, set_local
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +89,9 @@ def usage_rerate(*, vendor_ids=None, since: date, until: date | None = None) -> 
                 result = rate_range(vendor_ids=[vendor_id], since=start, until=end)
                 totals["records"] += result.records
                 totals["changed"] += result.changed
+            began = perf_counter()
             totals["true_ups"] += true_ups_record(vendor_ids=[vendor_id], first=since, last=until or last)
+            logger.debug("rating: true-ups %.2f s", perf_counter() - began)
     totals["message"] = (
         f"{totals['records']} records rated from {since}, {totals['changed']} changed; "
         f"{totals['true_ups']} true-up entries changed"
@@ -137,29 +140,78 @@ def _fx_to_reporting(currency: str, day: date, reporting: str):
         return exc
 
 
-def true_up_counter(counter: Counter, rule, currency: str, reporting: str) -> int:
-    """Recompute one ended volume counter's true-up entries; returns how many rows changed."""
-    token_class = rule.token_class
-    column = TOKEN_COLUMN[token_class]
+# Per counter (its rule, token class and period) and department × model: the tokens its records
+# counted and their provisional cost (tokens × the rate in micro-units the record's basis names
+# for the class). One pass over the vendor's records for all its ended counters: their tokens
+# are summed per basis, time slot between the periods' boundaries (width_bucket), department and
+# model first — a plain aggregate, whatever the statistics say — and those few sums then find
+# their counters in a small map.
+COUNTER_GROUPS = f"""
+WITH counters (n, rule_id, token_class, start_at, end_at) AS (
+    SELECT * FROM unnest(%(n)s::int[], %(rules)s::bigint[], %(classes)s::text[], %(starts)s::timestamptz[],
+                         %(ends)s::timestamptz[])
+), slots (starts_at, slot) AS (
+    SELECT * FROM unnest(%(bounds)s::timestamptz[]) WITH ORDINALITY
+), counter_map AS MATERIALIZED (
+    SELECT b.id AS basis_id, s.slot, c.n, c.token_class,
+           (b.detail -> c.token_class ->> 'rate')::numeric * 1000000 AS rate_micro
+    FROM counters c
+    JOIN usage_rating_basis b ON (b.detail -> c.token_class ->> 'rule')::bigint = c.rule_id
+    JOIN slots s ON s.starts_at >= c.start_at AND s.starts_at < c.end_at
+), sums AS MATERIALIZED (
+    SELECT r.rating_basis_id AS basis_id, width_bucket(r.bucket_start, %(bounds)s) AS slot, r.department_id,
+           r.model, {", ".join(f"sum(r.{column}) AS {token_class}" for token_class, column in TOKEN_COLUMN.items())}
+    FROM usage_record r
+    WHERE r.vendor_id = %(vendor)s AND r.bucket_start >= %(first)s AND r.bucket_start < %(last)s
+    GROUP BY 1, 2, 3, 4
+)
+SELECT m.n, s.department_id, s.model, sum(t.tokens)::bigint, sum(t.tokens * m.rate_micro)::bigint
+FROM sums s
+JOIN counter_map m ON m.basis_id = s.basis_id AND m.slot = s.slot
+CROSS JOIN LATERAL (
+    SELECT CASE m.token_class {" ".join(f"WHEN '{k}' THEN s.{k}" for k in TOKEN_COLUMN)} END AS tokens
+) t
+WHERE t.tokens > 0
+GROUP BY m.n, s.department_id, s.model ORDER BY m.n, s.department_id, s.model
+"""
+
+
+def _counter_groups(counters: list[tuple[Counter, object]]) -> dict[Counter, list[tuple]]:
+    """(counter, rule) → [(department, model, tokens, provisional units)] in (department, model)
+    order, with one query per vendor."""
+    found: dict[Counter, list[tuple]] = defaultdict(list)
+    by_vendor: dict[int, list[tuple[Counter, object]]] = defaultdict(list)
+    for counter, rule in counters:
+        by_vendor[counter.vendor_id].append((counter, rule))
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT r.department_id, r.model, sum(r.{column})::bigint,
-                   sum(r.{column} * ((r.rating_detail -> %(cls)s ->> 'rate')::numeric * 1000000))::bigint
-            FROM usage_record r
-            WHERE r.vendor_id = %(vendor)s AND r.bucket_start >= %(start)s AND r.bucket_start < %(end)s
-              AND r.{column} > 0 AND (r.rating_detail -> %(cls)s ->> 'rule')::bigint = %(rule)s
-            GROUP BY r.department_id, r.model ORDER BY r.department_id, r.model
-            """,
-            {
-                "cls": token_class,
-                "vendor": counter.vendor_id,
-                "start": midnight(counter.period_start),
-                "end": midnight(counter.period_end + timedelta(days=1)),
-                "rule": counter.rule_id,
-            },
-        )
-        groups = cursor.fetchall()
+        restore = set_local(cursor, {"jit": "off"})  # compiling would take longer than the query
+        for vendor_id, items in sorted(by_vendor.items()):
+            starts = [midnight(c.period_start) for c, _ in items]
+            ends = [midnight(c.period_end + timedelta(days=1)) for c, _ in items]
+            cursor.execute(
+                COUNTER_GROUPS,
+                {
+                    "n": list(range(len(items))),
+                    "rules": [c.rule_id for c, _ in items],
+                    "classes": [rule.token_class for _, rule in items],
+                    "starts": starts,
+                    "ends": ends,
+                    "bounds": sorted({*starts, *ends}),
+                    "vendor": vendor_id,
+                    "first": min(starts),
+                    "last": max(ends),
+                },
+            )
+            for n, department_id, model, tokens, units in cursor.fetchall():
+                found[items[n][0]].append((department_id, model, tokens, units))
+        set_local(cursor, restore)
+    return found
+
+
+def true_up_counter(counter: Counter, rule, currency: str, reporting: str, groups: list[tuple]) -> int:
+    """Recompute one ended volume counter's true-up entries from its records' `groups`
+    (_counter_groups); returns how many rows changed."""
+    token_class = rule.token_class
     total = sum(tokens for _, _, tokens, _ in groups)
     schedule = rule.schedule
     final_micro = schedule.tiers[schedule.tier_reached(total)].price_micro
@@ -295,9 +347,11 @@ def true_ups_record(*, vendor_ids, first: date, last: date) -> int:
     """(Re)compute the true-ups of every ended volume period of the vendors meeting [first, last].
     The caller holds the vendors' rating locks."""
     reporting = organization_settings().reporting_currency
+    counters = _ended_volume_counters(vendor_ids, first, last)
+    groups = _counter_groups([(counter, rule) for counter, rule, _ in counters])
     return sum(
-        true_up_counter(counter, rule, currency, reporting)
-        for counter, rule, currency in _ended_volume_counters(vendor_ids, first, last)
+        true_up_counter(counter, rule, currency, reporting, groups.get(counter, []))
+        for counter, rule, currency in counters
     )
 
 
