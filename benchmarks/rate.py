@@ -236,6 +236,9 @@ def main() -> None:
     parser.add_argument("--no-check", action="store_true", help="skip the pure-engine cross-check")
     parser.add_argument("--unpriced", action="store_true", help="load the records unrated, not at list price")
     parser.add_argument("-v", "--verbose", action="store_true", help="print the time of each rating step")
+    parser.add_argument(
+        "--database", default="tokenledger_bench_rate", help="the database to (re)create (runs side by side need two)"
+    )
     args = parser.parse_args()
     if args.verbose:
         import logging
@@ -244,7 +247,7 @@ def main() -> None:
         logging.getLogger("usage.pipeline.rerate").setLevel(logging.DEBUG)
         logging.getLogger("usage.services.rating").setLevel(logging.DEBUG)
 
-    url = fresh_database("tokenledger_bench_rate")
+    url = fresh_database(args.database)
     setup_django(url)
     from django.db import connection, transaction
 
