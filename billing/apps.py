@@ -6,3 +6,6 @@ class BillingConfig(AppConfig):
 
     name = "billing"
     verbose_name = "Billing"
+
+    def ready(self) -> None:
+        from . import tasks  # noqa: F401  (registered here, so eager mode and apply_async find them)

@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from accounts.api.approvals import ApprovalViewSet
 from accounts.api.views import ApiTokenViewSet, MeApi, UserViewSet
 from billing.api.urls import PATHS as BILLING_PATHS
+from billing.api.urls import ROUTES as BILLING_ROUTES
 from contracts.api.urls import ROUTES as CONTRACTS_ROUTES
 from core.api.fx import FxRateViewSet
 from core.api.views import DiagnosticsRunApi, JobRunViewSet, OrganizationSettingsApi
@@ -21,7 +22,7 @@ router.register("tokens", ApiTokenViewSet, basename="token")
 router.register("runs", JobRunViewSet, basename="run")
 router.register("approvals", ApprovalViewSet, basename="approval")
 router.register("fx-rates", FxRateViewSet, basename="fxrate")
-for prefix, viewset, basename in PROCUREMENT_ROUTES + CONTRACTS_ROUTES + USAGE_ROUTES:
+for prefix, viewset, basename in PROCUREMENT_ROUTES + CONTRACTS_ROUTES + USAGE_ROUTES + BILLING_ROUTES:
     router.register(prefix, viewset, basename=basename)
 
 app_name = "api"

@@ -3,7 +3,11 @@ trailing slash, so it never meets the agreement viewset's routes (`agreements/{r
 
 from django.urls import path
 
+from .invoices import InvoiceGenerateApi, InvoiceIssueMonthApi, InvoiceViewSet, PeriodCloseApi, PeriodListApi
 from .views import AgreementCommitmentStatusApi, BudgetStatusApi
+
+# viewsets registered on the API router (config/api_router.py)
+ROUTES = [("invoices", InvoiceViewSet, "invoice")]
 
 PATHS = [
     path(
@@ -12,4 +16,18 @@ PATHS = [
         name="agreement-commitment-status",
     ),
     path("budgets/<int:pk>/status", BudgetStatusApi.as_view(), name="budget-status"),
+    path("periods/", PeriodListApi.as_view(), name="period-list"),
+    path("periods/<str:period>/close", PeriodCloseApi.as_view(), name="period-close"),
+    path("invoices/generate", InvoiceGenerateApi.as_view(), name="invoice-generate"),
+    path("invoices/issue", InvoiceIssueMonthApi.as_view(), name="invoice-issue-month"),
+    # API.md writes the invoice actions without a trailing slash; the router's forms (with one) work too
+    *(
+        path(f"invoices/<int:pk>/{url}", InvoiceViewSet.as_view({method: action}), name=f"invoice-{url}-bare")
+        for url, method, action in [
+            ("approve", "post", "approve"),
+            ("issue", "post", "issue"),
+            ("pdf", "get", "pdf"),
+            ("credit-note", "post", "credit_note"),
+        ]
+    ),
 ]

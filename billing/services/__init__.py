@@ -1,0 +1,1 @@
+"""billing's write side: periods, chargeback invoices, vendor invoices and reconciliation."""
