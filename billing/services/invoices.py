@@ -31,6 +31,7 @@ from core.models import JobRun
 from core.money import to_decimal
 from core.selectors import organization_settings
 from core.services import job_run_create, job_run_fail, job_run_start, job_run_succeed
+from procurement.models import Department
 
 from ..chargeback import Charge, month_charges
 from ..models import Invoice, InvoiceCounter, InvoiceLine, Period
@@ -147,6 +148,14 @@ def invoices_generate(
             departments |= set(charges.by_department) | {d for d, _ in billed}
         if department is not None:
             departments &= {department.pk}
+        # Usage no rule attributes (the system department UNALLOCATED) counts in the blended rates
+        # but is nobody's to pay: no invoice; its amount is reported (closing acknowledged it).
+        system = set(Department.objects.filter(pk__in=departments, is_system=True).values_list("pk", flat=True))
+        not_charged = sum(
+            (charge.amount for department_id in system for charge in current.by_department.get(department_id, [])),
+            Decimal(0),
+        )
+        departments -= system
         places = minor_units(currency)
         written, skipped = [], []
         now = timezone.now()
@@ -232,6 +241,7 @@ def invoices_generate(
         "currency": currency,
         "skipped": skipped,
         "warnings": warnings,
+        "unallocated_not_charged": str(not_charged),
         "message": f"{len(written)} invoices generated for {month:%Y-%m}"
         + (f"; {len(skipped)} approved or issued left as they are" if skipped else ""),
     }
@@ -250,8 +260,6 @@ def invoices_generate_start(*, month: date, department=None, actor) -> JobRun:
 
 
 def invoices_generate_run_execute(run: JobRun, report: Report) -> dict:
-    from procurement.models import Department
-
     department = Department.objects.get(pk=run.params["department"]) if run.params.get("department") else None
     month = date.fromisoformat(run.params["period"])
     _, summary = invoices_generate(month=month, department=department, actor=run.created_by, report=report)

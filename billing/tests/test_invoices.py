@@ -163,7 +163,7 @@ def test_close_needs_ended_month_and_acknowledged_unallocated_usage(march):
                 model="acme-large",
                 bucket_start="2026-03-05T00:00:00Z",
                 bucket_end=None,
-                input_tokens=10,
+                input_tokens=100_000_000,
                 cached_input_tokens=0,
                 output_tokens=0,
                 project_id="nobody",
@@ -178,6 +178,12 @@ def test_close_needs_ended_month_and_acknowledged_unallocated_usage(march):
         invoices_generate(month=MARCH, actor=finance)
     period = period_close(month=MARCH, actor=finance, acknowledge_unallocated=True, note="known gap")
     assert period.is_closed and period.acknowledged["unallocated"] == 1
+    # unallocated usage is in the blended rate but nobody's invoice: input is 1.5B tokens for
+    # 1B × 0.27 + 0.5B × 0.20 = 370.00; T-IN 600M → 148.00, T-OUT 800M → 197.33, 100M → 24.67 not charged
+    invoices, summary = invoices_generate(month=MARCH, actor=finance)
+    amounts = {i.department.code: i.lines.get(token_class="input").amount for i in invoices}
+    assert amounts == {"T-IN": Decimal("148.000"), "T-OUT": Decimal("197.330")}
+    assert summary["unallocated_not_charged"] == "24.67"
     with pytest.raises(Conflict):
         period_close(month=MARCH, actor=finance, acknowledge_unallocated=True)
     with pytest.raises(Conflict, match="has not ended"):
