@@ -31,6 +31,13 @@ def test_load_demo_twice(tmp_path):
         m.objects.count() for m in (Vendor, VendorModel, Budget, Agreement, FxRate, Department, VendorCertification)
     ] == counts
     assert json.loads(logins.read_text()) == first  # same passwords and token on every run
+    # the month before last is closed and its invoices issued, once, with their PDFs
+    from billing.models import GlAccount, Invoice, Period
+
+    issued = Invoice.objects.filter(status="issued")
+    assert issued.count() >= 5 and not issued.filter(pdf__isnull=True).exists()
+    assert Period.objects.filter(status="closed").count() == 1
+    assert GlAccount.objects.count() == 4
     assert UsageRecord.objects.count() == records > 10_000  # months of usage, loaded once
     assert VendorCostLine.objects.count() == cost_lines > 0  # the vendors' cost feeds, loaded once
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.models import ApiToken, User
 from accounts.services import api_token_create, user_create_or_update
+from billing.demo import load_gl_accounts, load_invoiced_month
 from contracts.demo import load_agreements
 from core.demo import load_fx_rates
 from core.roles import Role
@@ -97,12 +98,14 @@ class Command(BaseCommand):
         first_month = (today.replace(day=1) - timedelta(days=31 * (USAGE_MONTHS - 1))).replace(day=1)
         usage_added = load_usage(first_month, today - timedelta(days=1))
         costs_added = load_vendor_costs(first_month, today - timedelta(days=1))
+        load_gl_accounts()
+        invoices_issued = load_invoiced_month(today, actor=User.objects.get(username="finance"))
         logins_path.parent.mkdir(parents=True, exist_ok=True)
         logins_path.write_text(json.dumps(logins, indent=2))
         logins_path.chmod(0o600)
         self.stdout.write(
             f"Demo data loaded: {len(vendors)} vendors ({prices_added} new list prices), {budgets_added} new budgets, "
             f"{agreements_added} new agreements, {fx_added} new FX rates, {usage_added} new usage records, "
-            f"{costs_added} new vendor cost lines, "
+            f"{costs_added} new vendor cost lines, {invoices_issued} new invoices issued, "
             f"{User.objects.count()} users."
         )
