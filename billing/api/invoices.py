@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Count, Q, Sum
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -15,9 +14,9 @@ from core.api.pagination import PageNumberPagination
 from core.api.serializers import RunCreatedSerializer
 from core.exceptions import ApplicationError
 from procurement.models import Department
-from usage.models import DailyRollup
 
-from ..models import Invoice, InvoiceLine, Period
+from ..models import Invoice, InvoiceLine
+from ..selectors.periods import period_rows
 from ..services import invoices as services
 from ..services.periods import parse_month, period_close
 
@@ -53,53 +52,6 @@ class PeriodSerializer(serializers.Serializer):
     invoices = serializers.IntegerField()
     issued = serializers.IntegerField()
     acknowledged = serializers.DictField()
-
-
-def period_rows() -> list[dict]:
-    """Every month with usage or a period row, newest first: status and what closing it involves."""
-    from django.db.models.functions import TruncMonth
-
-    usage = {
-        row["month"]: row
-        for row in DailyRollup.objects.annotate(month=TruncMonth("day"))
-        .values("month")
-        .annotate(
-            record_count=Sum("records"),
-            cost_sum=Sum("cost"),
-            unrated=Sum("unpriced_records"),
-            unallocated=Sum("records", filter=Q(department__code="UNALLOCATED")),
-        )
-        .order_by()
-    }
-    invoices = {
-        row["period"]: row
-        for row in Invoice.objects.filter(kind=Invoice.Kind.INVOICE)
-        .values("period")
-        .annotate(n=Count("id"), issued=Count("id", filter=Q(status="issued")))
-        .order_by()
-    }
-    periods = {p.month: p for p in Period.objects.select_related("closed_by")}
-    rows = []
-    for month in sorted(set(usage) | set(periods), reverse=True):
-        period, sums, invoiced = periods.get(month), usage.get(month, {}), invoices.get(month, {})
-        rows.append(
-            {
-                "period": month.strftime("%Y-%m"),
-                "month": month,
-                "status": period.status if period else Period.Status.OPEN,
-                "closed_at": period.closed_at if period else None,
-                "closed_by": period.closed_by.username if period and period.closed_by else None,
-                "invoiced_at": period.invoiced_at if period else None,
-                "records": sums.get("record_count") or 0,
-                "cost": sums.get("cost_sum") or 0,
-                "unrated": sums.get("unrated") or 0,
-                "unallocated": sums.get("unallocated") or 0,
-                "invoices": invoiced.get("n", 0),
-                "issued": invoiced.get("issued", 0),
-                "acknowledged": period.acknowledged if period else {},
-            }
-        )
-    return rows
 
 
 class PeriodListApi(APIView):

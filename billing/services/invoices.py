@@ -129,7 +129,9 @@ def invoices_generate(
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [GENERATION_LOCK])
         existing = {
             invoice.department_id: invoice
-            for invoice in Invoice.objects.select_for_update().filter(kind=Invoice.Kind.INVOICE, period=month)
+            for invoice in Invoice.objects.select_for_update(of=("self",))
+            .select_related("department")
+            .filter(kind=Invoice.Kind.INVOICE, period=month)
         }
         drafts = {invoice.pk for invoice in existing.values() if invoice.status == Invoice.Status.DRAFT}
         current = month_charges(month, currency=currency)
@@ -162,7 +164,7 @@ def invoices_generate(
         for index, department_id in enumerate(sorted(departments)):
             invoice = existing.get(department_id)
             if invoice is not None and invoice.status != Invoice.Status.DRAFT:
-                skipped.append({"department": department_id, "invoice": invoice.pk, "status": invoice.status})
+                skipped.append({"department": invoice.department.code, "invoice": invoice.pk, "status": invoice.status})
                 continue
             lines: list[InvoiceLine] = []
             target = invoice or Invoice(
@@ -237,7 +239,7 @@ def invoices_generate(
     summary = {
         "period": f"{month:%Y-%m}",
         "invoices": len(written),
-        "total": str(sum((i.total for i in written), Decimal(0))),
+        "amount": str(sum((i.total for i in written), Decimal(0))),
         "currency": currency,
         "skipped": skipped,
         "warnings": warnings,
@@ -369,7 +371,7 @@ def invoice_pdf_store(*, invoice: Invoice) -> bytes:
 # Credit notes ----------------------------------------------------------------------------------
 
 
-def _credited(original: Invoice) -> dict[int, Decimal]:
+def invoice_credited_by_line(original: Invoice) -> dict[int, Decimal]:
     """Per original line: how much credit notes (any status) credit it, as a positive amount."""
     credited: dict[int, Decimal] = defaultdict(Decimal)
     for line_id, amount in InvoiceLine.objects.filter(
@@ -380,13 +382,18 @@ def _credited(original: Invoice) -> dict[int, Decimal]:
 
 
 def _credit_cap_check(original: Invoice, *, extra: Decimal) -> None:
-    credited = sum(_credited(original).values(), Decimal(0)) + extra
+    credited = sum(invoice_credited_by_line(original).values(), Decimal(0)) + extra
     if credited > original.total:
         raise ApplicationError(
-            f"Credit notes would credit {credited} {original.currency}, more than {original.number}'s total of "
-            f"{original.total} {original.currency}",
+            f"Credit notes would credit {_shown(credited, original.currency)}, more than {original.number}'s total "
+            f"of {_shown(original.total, original.currency)}",
             extra={"credited": str(credited), "total": str(original.total)},
         )
+
+
+def _shown(amount: Decimal, currency: str) -> str:
+    """An amount as people read it: the currency's minor unit, and its code."""
+    return f"{amount.quantize(Decimal(1).scaleb(-minor_units(currency))):,} {currency}"
 
 
 @transaction.atomic
@@ -402,7 +409,7 @@ def invoice_credit_note_create(*, invoice: Invoice, reason: str, lines: list[dic
     places = minor_units(original.currency)
     quantum = Decimal(1).scaleb(-places)
     originals = {line.pk: line for line in original.lines.all()}
-    credited = _credited(original)
+    credited = invoice_credited_by_line(original)
     wanted: list[tuple[InvoiceLine, Decimal]] = []
     if lines is None:
         for line in originals.values():
@@ -425,9 +432,8 @@ def invoice_credit_note_create(*, invoice: Invoice, reason: str, lines: list[dic
             elif line.amount <= 0:
                 errors[str(index)] = ["This line is a credit already: it cannot be credited"]
             elif amount > line.amount - credited.get(line.pk, Decimal(0)):
-                errors[str(index)] = [
-                    f"At most {line.amount - credited.get(line.pk, Decimal(0))} is left to credit on this line"
-                ]
+                left = line.amount - credited.get(line.pk, Decimal(0))
+                errors[str(index)] = [f"At most {_shown(left, original.currency)} is left to credit on this line"]
             else:
                 wanted.append((line, amount))
         if errors:

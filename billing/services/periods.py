@@ -80,11 +80,12 @@ def period_close(
     if missing:
         parts = []
         if "unrated" in missing:
-            parts.append(f"{items.unrated:,} records without a cost (acknowledge_unrated)")
+            parts.append(f"{items.unrated:,} records have no cost")
         if "unallocated" in missing:
-            parts.append(f"{items.unallocated:,} records no rule attributes (acknowledge_unallocated)")
+            parts.append(f"{items.unallocated:,} records are attributed to no department")
         raise Conflict(
-            f"{period.label} cannot be closed: " + " and ".join(parts) + " — correct them or acknowledge them",
+            f"{period.label} cannot be closed: " + " and ".join(parts) + ". Correct them, or acknowledge them to close "
+            "the month anyway.",
             extra={"period": period.label, **missing},
         )
     period.status = Period.Status.CLOSED
