@@ -1,17 +1,21 @@
 """Where a figure will end its period: a commitment's consumption, a budget's actual spend.
 
-Linear for now: the figure to date continued at its average daily rate. The forecasting issue
-(DESIGN.md, Forecasts: ETS with 80 % and 95 % intervals) replaces `commitment_projection`,
-`budget_projection` and `projected_crossing`; everything else reads their results, so only this
-module changes then. A linear projection has no interval yet, so `low` and `high` equal `end`.
+From the subject's latest forecast when insights has one (`forecast_projection`: the figure to
+date plus the forecast of the rest of the period, with its 80 % band), else linear: the figure to
+date continued at its average daily rate (no interval: `low` and `high` equal `end`).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 from math import floor
+
+logger = logging.getLogger(__name__)
 
 LINEAR = "linear"
 ARITHMETIC_PRECISION = 60  # 10¹³-token sums × day counts, and 12-place costs, fit without rounding
@@ -59,3 +63,58 @@ def projected_crossing(*, to_date: Decimal, elapsed_days: int, period_days: int,
         return None
     day = floor(Fraction(limit) * elapsed_days / Fraction(to_date)) + 1
     return day if day <= period_days else None
+
+
+# Forecasts (insights) ----------------------------------------------------------------------------
+# insights sits above billing, so it registers where its forecasts are read from (at app ready);
+# billing asks it for the sum of a subject's forecast over the rest of a period, and falls back to
+# the linear projection when there is none.
+
+ForecastSource = Callable[..., dict | None]
+_forecast_source: ForecastSource | None = None
+
+
+def register_forecast_source(source: ForecastSource | None) -> None:
+    global _forecast_source
+    _forecast_source = source
+
+
+@dataclass(frozen=True)
+class ForecastProjection(Projection):
+    days: tuple[tuple[date, Decimal], ...] = ()  # the forecast's daily values after as_of
+
+
+def forecast_projection(
+    *, subject: str, metric: str, to_date: Decimal, as_of: date, period_end: date, quantum: Decimal
+) -> ForecastProjection | None:
+    """to_date + the subject's latest forecast over (as_of, period_end]: value and the summed 80 %
+    bounds (summed day by day, a band wider than the sum's own interval). None without a
+    forecast covering those days, or once the period has ended."""
+    if _forecast_source is None or as_of >= period_end:
+        return None
+    try:
+        found = _forecast_source(subject, metric, after=as_of, through=period_end)
+    except Exception:  # a broken forecast must not break the money views: linear instead
+        logger.exception("forecast of %s unreadable", subject)
+        return None
+    if found is None:
+        return None
+    with localcontext() as ctx:
+        ctx.prec = ARITHMETIC_PRECISION
+        return ForecastProjection(
+            end=(to_date + found["value"]).quantize(quantum, rounding=ROUND_HALF_UP),
+            low=(to_date + found["low80"]).quantize(quantum, rounding=ROUND_HALF_UP),
+            high=(to_date + found["high80"]).quantize(quantum, rounding=ROUND_HALF_UP),
+            method=found["method"],
+            days=tuple(found.get("days", ())),
+        )
+
+
+def forecast_crossing(projection: ForecastProjection, *, to_date: Decimal, limit: Decimal) -> date | None:
+    """The first forecast day on which to_date plus the forecast so far exceeds `limit`."""
+    running = to_date
+    for day, value in projection.days:
+        running += value
+        if running > limit:
+            return day
+    return None

@@ -41,7 +41,7 @@ from procurement.models import Budget
 from procurement.selectors import budget_phasing, fiscal_year_bounds
 from usage.rollups import MONTH_OF_DAY, last_day_to_end, rollup_rows
 
-from ..projections import budget_projection, projected_crossing
+from ..projections import budget_projection, forecast_crossing, forecast_projection, projected_crossing
 from ._decimal import exact_decimal, percent, pro_rata, quantize
 
 
@@ -301,10 +301,17 @@ def budget_status(*, budget: Budget, as_of: date) -> BudgetStatus:
         days_reached = first_days_reaching(months_spent, daily, targets)
     reached = iter(days_reached)
 
-    projection = budget_projection(actual=actual, elapsed_days=elapsed_days, year_days=year_days, quantum=COST_QUANTUM)
+    forecast = forecast_projection(
+        subject=f"budget:{budget.pk}", metric="cost", to_date=actual, as_of=as_of, period_end=last, quantum=COST_QUANTUM
+    )
+    projection = forecast or budget_projection(
+        actual=actual, elapsed_days=elapsed_days, year_days=year_days, quantum=COST_QUANTUM
+    )
     crossed_on = [next(reached) if hit else None for hit in crossed]
     if actual > annual:
         overrun = next(reached)
+    elif forecast is not None:
+        overrun = forecast_crossing(forecast, to_date=actual, limit=annual)
     else:
         day_number = projected_crossing(to_date=actual, elapsed_days=elapsed_days, period_days=year_days, limit=annual)
         overrun = first + timedelta(days=day_number - 1) if day_number else None

@@ -39,7 +39,7 @@ from contracts.rating import pricing_period
 from core.money import COST_QUANTUM, cost_of
 from usage.models import DailyRollup
 
-from ..projections import commitment_projection
+from ..projections import commitment_projection, forecast_projection
 from ._decimal import exact_decimal, percent, pro_rata, quantize
 
 TOKEN_QUANTUM = Decimal(1)
@@ -162,9 +162,14 @@ def commitment_status(
         )
     consumed = quantize(consumed, quantum)
 
-    projection = commitment_projection(
-        consumed=consumed, elapsed_days=elapsed_days, period_days=period_days, quantum=quantum
-    )
+    projection = forecast_projection(
+        subject=f"commitment:{commitment.pk}",
+        metric="tokens" if commitment.is_tokens else "cost",
+        to_date=consumed,
+        as_of=as_of,
+        period_end=period_end,
+        quantum=quantum,
+    ) or commitment_projection(consumed=consumed, elapsed_days=elapsed_days, period_days=period_days, quantum=quantum)
     projected_shortfall = quantize(max(Decimal(0), committed - projection.end), quantum)
     prepaid = commitment.treatment == Commitment.Treatment.PREPAID
     if prepaid:
