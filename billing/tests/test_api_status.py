@@ -224,7 +224,9 @@ def test_status_reads_take_a_fixed_number_of_queries(commitment_agreement, role_
         DailyRollupFactory(day=date(2026, 2, day), department=role_world.inside, vendor=vendor, input_tokens=day)
     budget = BudgetFactory(department=role_world.inside)
     budget_status(budget=budget, as_of=date(2026, 1, 1))  # the settings row exists from here on
-    with django_assert_num_queries(2):  # the commitments, the vendor's daily sums
+    commitments = commitment_agreement.commitments.count()
+    # the commitments, the vendor's daily sums, and a forecast lookup per commitment
+    with django_assert_num_queries(2 + commitments):
         commitment_statuses(agreement=commitment_agreement, as_of=date(2026, 2, 28))
     with django_assert_num_queries(3):  # settings, the department tree, month × vendor sums (no day to name)
         budget_status(budget=budget, as_of=date(2026, 2, 28))
