@@ -81,6 +81,7 @@ POLICY: dict[str, Access] = {
     "vendor_invoice": Access(view=READERS, change=FINANCE, actions={"approve": FINANCE}),
     "reconciliation": Access(view=READERS, change=FINANCE),
     "accrual": Access(view=roles(Role.ADMIN, Role.FINANCE, Role.AUDITOR)),
+    "gl_account": Access(view=READERS, change=FINANCE),
     "sla_evaluation": Access(view=READERS, change=PROCUREMENT | FINANCE),
     "scorecard": Access(view=READERS),
     # Insights

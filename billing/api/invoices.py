@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -21,6 +21,7 @@ from ..services import invoices as services
 from ..services.periods import parse_month, period_close
 
 
+@extend_schema_field({"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$", "example": "2026-10"})
 class MonthField(serializers.Field):
     """A month as `YYYY-MM` (stored as its first day)."""
 
@@ -73,14 +74,14 @@ class PeriodCloseApi(APIView):
     policy_resource = "period"
     policy_actions = {"post": "close"}
 
-    class InputSerializer(serializers.Serializer):
+    class PeriodCloseInputSerializer(serializers.Serializer):
         acknowledge_unrated = serializers.BooleanField(default=False)
         acknowledge_unallocated = serializers.BooleanField(default=False)
         note = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
-    @extend_schema(request=InputSerializer, responses=PeriodSerializer)
+    @extend_schema(request=PeriodCloseInputSerializer, responses=PeriodSerializer)
     def post(self, request, period):
-        data = self.InputSerializer(data=request.data)
+        data = self.PeriodCloseInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         closed = period_close(month=parse_month(period), actor=request.user, **data.validated_data)
         row = next(r for r in period_rows() if r["month"] == closed.month)
@@ -254,15 +255,15 @@ class InvoiceGenerateApi(APIView):
     policy_resource = "invoice"
     policy_actions = {"post": "change"}
 
-    class InputSerializer(serializers.Serializer):
+    class InvoiceGenerateInputSerializer(serializers.Serializer):
         period = MonthField()
         department = serializers.SlugRelatedField(
             slug_field="code", queryset=Department.objects.all(), required=False, allow_null=True
         )
 
-    @extend_schema(request=InputSerializer, responses={202: RunCreatedSerializer})
+    @extend_schema(request=InvoiceGenerateInputSerializer, responses={202: RunCreatedSerializer})
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.InvoiceGenerateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         run = services.invoices_generate_start(
             month=data.validated_data["period"], department=data.validated_data.get("department"), actor=request.user
@@ -276,12 +277,16 @@ class InvoiceIssueMonthApi(APIView):
     policy_resource = "invoice"
     policy_actions = {"post": "issue"}
 
-    class InputSerializer(serializers.Serializer):
+    class InvoiceIssueMonthInputSerializer(serializers.Serializer):
         period = MonthField()
 
-    @extend_schema(request=InputSerializer, responses={202: RunCreatedSerializer})
+    @extend_schema(
+        operation_id="invoices_issue_month",
+        request=InvoiceIssueMonthInputSerializer,
+        responses={202: RunCreatedSerializer},
+    )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.InvoiceIssueMonthInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         run = services.invoices_issue_start(month=data.validated_data["period"], actor=request.user)
         return Response({"run": run.pk}, status=status.HTTP_202_ACCEPTED)

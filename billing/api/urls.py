@@ -4,6 +4,8 @@ trailing slash, so it never meets the agreement viewset's routes (`agreements/{r
 from django.urls import path
 
 from .invoices import InvoiceGenerateApi, InvoiceIssueMonthApi, InvoiceViewSet, PeriodCloseApi, PeriodListApi
+from .vendor_invoices import PATHS as VENDOR_INVOICE_PATHS
+from .vendor_invoices import ROUTES as VENDOR_INVOICE_ROUTES
 from .views import AgreementCommitmentStatusApi, BudgetStatusApi
 
 # viewsets registered on the API router (config/api_router.py)
@@ -31,3 +33,5 @@ PATHS = [
         ]
     ),
 ]
+ROUTES += VENDOR_INVOICE_ROUTES  # vendor invoices, reconciliations, GL accounts
+PATHS += VENDOR_INVOICE_PATHS  # their actions, accruals and the GL export

@@ -327,7 +327,7 @@ def test_numbers_are_gapless_and_distinct_when_issued_in_parallel(march):
             barrier.wait()
             for invoice in batch:
                 numbers.append(invoice_issue(invoice=invoice, actor=finance, render_pdf=False).number)
-        except Exception as exc:  # noqa: BLE001 — reported below
+        except Exception as exc:
             errors.append(exc)
         finally:
             connection.close()
