@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 from math import floor
@@ -70,7 +70,9 @@ def projected_crossing(*, to_date: Decimal, elapsed_days: int, period_days: int,
 # billing asks it for the sum of a subject's forecast over the rest of a period, and falls back to
 # the linear projection when there is none.
 
-ForecastSource = Callable[..., dict | None]
+# The source answers, in one query, the latest forecast of each (subject, metric) asked for:
+# {(subject, metric): {"method": str, "points": [{"date": "YYYY-MM-DD", "value", "low80", "high80"}, …]}}
+ForecastSource = Callable[[list[tuple[str, str]]], dict[tuple[str, str], dict]]
 _forecast_source: ForecastSource | None = None
 
 
@@ -79,34 +81,62 @@ def register_forecast_source(source: ForecastSource | None) -> None:
     _forecast_source = source
 
 
+def latest_forecasts(requests: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+    """The latest forecasts of these (subject, metric) pairs, in one query ({} without a source)."""
+    if _forecast_source is None or not requests:
+        return {}
+    try:
+        return _forecast_source(requests)
+    except Exception:  # a broken forecast must not break the money views: linear instead
+        logger.exception("forecasts unreadable")
+        return {}
+
+
 @dataclass(frozen=True)
 class ForecastProjection(Projection):
     days: tuple[tuple[date, Decimal], ...] = ()  # the forecast's daily values after as_of
 
 
 def forecast_projection(
-    *, subject: str, metric: str, to_date: Decimal, as_of: date, period_end: date, quantum: Decimal
+    *,
+    subject: str,
+    metric: str,
+    to_date: Decimal,
+    as_of: date,
+    period_end: date,
+    quantum: Decimal,
+    forecasts: dict[tuple[str, str], dict] | None = None,
 ) -> ForecastProjection | None:
     """to_date + the subject's latest forecast over (as_of, period_end]: value and the summed 80 %
     bounds (summed day by day, a band wider than the sum's own interval). None without a
-    forecast covering those days, or once the period has ended."""
+    forecast covering those days, or once the period has ended. `forecasts`: already read with
+    `latest_forecasts` (one query for many subjects)."""
     if _forecast_source is None or as_of >= period_end:
         return None
-    try:
-        found = _forecast_source(subject, metric, after=as_of, through=period_end)
-    except Exception:  # a broken forecast must not break the money views: linear instead
-        logger.exception("forecast of %s unreadable", subject)
+    if forecasts is None:
+        forecasts = latest_forecasts([(subject, metric)])
+    found = forecasts.get((subject, metric))
+    if not found or not found.get("points"):
         return None
-    if found is None:
-        return None
+    points = found["points"]
+    if date.fromisoformat(points[0]["date"]) > as_of + timedelta(days=1):
+        return None  # made after as_of: it does not cover the days right after it
+    total = {"value": Decimal(0), "low80": Decimal(0), "high80": Decimal(0)}
+    days = []
+    for point in points:
+        day = date.fromisoformat(point["date"])
+        if as_of < day <= period_end:
+            for name in total:
+                total[name] += Decimal(point.get(name) or 0)
+            days.append((day, Decimal(point.get("value") or 0)))
     with localcontext() as ctx:
         ctx.prec = ARITHMETIC_PRECISION
         return ForecastProjection(
-            end=(to_date + found["value"]).quantize(quantum, rounding=ROUND_HALF_UP),
-            low=(to_date + found["low80"]).quantize(quantum, rounding=ROUND_HALF_UP),
-            high=(to_date + found["high80"]).quantize(quantum, rounding=ROUND_HALF_UP),
+            end=(to_date + total["value"]).quantize(quantum, rounding=ROUND_HALF_UP),
+            low=(to_date + total["low80"]).quantize(quantum, rounding=ROUND_HALF_UP),
+            high=(to_date + total["high80"]).quantize(quantum, rounding=ROUND_HALF_UP),
             method=found["method"],
-            days=tuple(found.get("days", ())),
+            days=tuple(days),
         )
 
 

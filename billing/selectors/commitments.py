@@ -39,7 +39,7 @@ from contracts.rating import pricing_period
 from core.money import COST_QUANTUM, cost_of
 from usage.models import DailyRollup
 
-from ..projections import commitment_projection, forecast_projection
+from ..projections import commitment_projection, forecast_projection, latest_forecasts
 from ._decimal import exact_decimal, percent, pro_rata, quantize
 
 TOKEN_QUANTUM = Decimal(1)
@@ -137,7 +137,12 @@ def _consumed_on(day_sums: dict[str, Decimal], commitment: Commitment) -> Decima
 
 @exact_decimal
 def commitment_status(
-    commitment: Commitment, *, agreement: Agreement, as_of: date, daily: dict[date, dict[str, Decimal]]
+    commitment: Commitment,
+    *,
+    agreement: Agreement,
+    as_of: date,
+    daily: dict[date, dict[str, Decimal]],
+    forecasts: dict | None = None,
 ) -> CommitmentStatus:
     """One commitment's status from the vendor's daily sums (`daily` must cover its period up to
     `as_of`; days without usage may be missing)."""
@@ -169,6 +174,7 @@ def commitment_status(
         as_of=as_of,
         period_end=period_end,
         quantum=quantum,
+        forecasts=forecasts,
     ) or commitment_projection(consumed=consumed, elapsed_days=elapsed_days, period_days=period_days, quantum=quantum)
     projected_shortfall = quantize(max(Decimal(0), committed - projection.end), quantum)
     prepaid = commitment.treatment == Commitment.Treatment.PREPAID
@@ -233,4 +239,13 @@ def commitment_statuses(*, agreement: Agreement, as_of: date) -> list[Commitment
     first = min(start for start, _ in periods)
     last = min(as_of, max(end for _, end in periods))
     daily = _daily_consumption(vendor_id=agreement.vendor_id, first=first, last=last)
-    return [commitment_status(c, agreement=agreement, as_of=as_of, daily=daily) for c in commitments]
+    forecasts = latest_forecasts(
+        [
+            (f"commitment:{c.pk}", "tokens" if c.is_tokens else "cost")
+            for c, (_, end) in zip(commitments, periods, strict=True)
+            if as_of < end
+        ]
+    )
+    return [
+        commitment_status(c, agreement=agreement, as_of=as_of, daily=daily, forecasts=forecasts) for c in commitments
+    ]

@@ -1,0 +1,1 @@
+"""insights' write side: forecasts, alerts."""
