@@ -10,6 +10,10 @@ from billing.api.urls import ROUTES as BILLING_ROUTES
 from contracts.api.urls import ROUTES as CONTRACTS_ROUTES
 from core.api.fx import FxRateViewSet
 from core.api.views import DiagnosticsRunApi, JobRunViewSet, OrganizationSettingsApi
+from insights.api.urls import PATHS as INSIGHTS_PATHS
+from insights.api.urls import ROUTES as INSIGHTS_ROUTES
+from insights.api.urls_forecasts import PATHS as FORECAST_PATHS
+from insights.api.urls_forecasts import ROUTES as FORECAST_ROUTES
 from procurement.api.urls import ROUTES as PROCUREMENT_ROUTES
 from usage.api.urls import PATHS as USAGE_PATHS
 from usage.api.urls import ROUTES as USAGE_ROUTES
@@ -22,7 +26,9 @@ router.register("tokens", ApiTokenViewSet, basename="token")
 router.register("runs", JobRunViewSet, basename="run")
 router.register("approvals", ApprovalViewSet, basename="approval")
 router.register("fx-rates", FxRateViewSet, basename="fxrate")
-for prefix, viewset, basename in PROCUREMENT_ROUTES + CONTRACTS_ROUTES + USAGE_ROUTES + BILLING_ROUTES:
+for prefix, viewset, basename in (
+    PROCUREMENT_ROUTES + CONTRACTS_ROUTES + USAGE_ROUTES + BILLING_ROUTES + INSIGHTS_ROUTES + FORECAST_ROUTES
+):
     router.register(prefix, viewset, basename=basename)
 
 app_name = "api"
@@ -32,5 +38,7 @@ urlpatterns = [
     path("runs/diagnostics", DiagnosticsRunApi.as_view(), name="run-diagnostics"),
     *USAGE_PATHS,
     *BILLING_PATHS,
+    *INSIGHTS_PATHS,
+    *FORECAST_PATHS,
     *router.urls,
 ]

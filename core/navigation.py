@@ -5,6 +5,7 @@ Entries whose URL does not exist (yet) are skipped, so the menu always matches w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.urls import NoReverseMatch, reverse
@@ -71,6 +72,15 @@ NAV: list[tuple[str, list[NavItem]]] = [
 ]
 
 
+# Counts shown beside an entry (the unread alerts): url name → function(user) → int, registered by
+# the app that knows the count in its AppConfig.ready() (core cannot import the apps above it).
+BADGES: dict[str, Callable[[object], int]] = {}
+
+
+def register_badge(url_name: str, count: Callable[[object], int]) -> None:
+    BADGES[url_name] = count
+
+
 def navigation_for(user, path: str) -> list[dict]:
     sections = []
     for title, items in NAV:
@@ -82,7 +92,8 @@ def navigation_for(user, path: str) -> list[dict]:
                 url = reverse(item.url_name)
             except NoReverseMatch:
                 continue
-            visible.append({"label": item.label, "url": url, "icon": item.icon, "active": False})
+            badge = BADGES[item.url_name](user) if item.url_name in BADGES else 0
+            visible.append({"label": item.label, "url": url, "icon": item.icon, "active": False, "badge": badge})
         if visible:
             sections.append({"title": title, "items": visible})
     # The entry with the longest URL that prefixes the path is the current one.

@@ -1,9 +1,28 @@
 from django.urls import path
 
-from . import views
+from . import views, views_alerts, views_forecasts
 
 app_name = "insights"
 
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
+    path("forecasts/", views_forecasts.ForecastView.as_view(), name="forecast_list"),
+]
+
+# Alerts (insights/views_alerts.py)
+urlpatterns += [
+    path("alerts/", views_alerts.AlertListView.as_view(), name="alert_list"),
+    path("alerts/evaluate/", views_alerts.AlertEvaluateView.as_view(), name="alert_evaluate"),
+    path("alerts/inbox/read-all/", views_alerts.InboxReadAllView.as_view(), name="alert_inbox_read_all"),
+    path("alerts/<int:pk>/", views_alerts.AlertDetailView.as_view(), name="alert_detail"),
+    path(
+        "alerts/<int:pk>/acknowledge/",
+        views_alerts.AlertActionView.as_view(action="acknowledge"),
+        name="alert_acknowledge",
+    ),
+    path("alerts/<int:pk>/resolve/", views_alerts.AlertActionView.as_view(action="resolve"), name="alert_resolve"),
+    path("alerts/rules/", views_alerts.AlertRuleListView.as_view(), name="alert_rule_list"),
+    path("alerts/rules/new/", views_alerts.AlertRuleEditView.as_view(), name="alert_rule_create"),
+    path("alerts/rules/<int:pk>/edit/", views_alerts.AlertRuleEditView.as_view(), name="alert_rule_edit"),
+    path("alerts/rules/<int:pk>/delete/", views_alerts.AlertRuleDeleteView.as_view(), name="alert_rule_delete"),
 ]

@@ -7,6 +7,7 @@ README lists them all. Sections follow cookiecutter-django; each links to the up
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 # PATHS
 # ------------------------------------------------------------------------------
@@ -325,6 +326,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 3500},
     },
+    # Forecasts of every subject, refreshed nightly on the day's complete data (UTC).
+    "insights-forecasts-nightly": {
+        "task": "insights.forecasts_nightly",
+        "schedule": crontab(hour=2, minute=30),
+        "options": {"expires": 3 * 3600},
+    },
+    # Alerts: every alert type evaluated every 15 minutes (also after each ingestion run, and on demand).
+    "insights-alerts-evaluate": {
+        "task": "insights.alerts_evaluate",
+        "schedule": 900.0,
+        "options": {"expires": 840},
+    },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -384,6 +397,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "PREPROCESSING_HOOKS": ["core.api.schema.drop_trailing_slash_twins"],
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "core.roles.Role",
         "CurrencyEnum": "core.currencies.CURRENCY_CHOICES",
@@ -482,3 +496,53 @@ USAGE_PULL_MAX_ATTEMPTS = env.int("USAGE_PULL_MAX_ATTEMPTS", default=5)
 USAGE_PULL_BACKOFF_SECONDS = env.float("USAGE_PULL_BACKOFF_SECONDS", default=2.0)
 USAGE_PULL_TIMEOUT_SECONDS = env.float("USAGE_PULL_TIMEOUT_SECONDS", default=30.0)
 USAGE_PULL_MAX_PAGES = env.int("USAGE_PULL_MAX_PAGES", default=200)
+
+# BILLING
+# ------------------------------------------------------------------------------
+# Vendor reconciliation (billing.services.reconciliation): a vendor-month whose variance is within
+# this percentage of the expected charges is "matched" (a decimal number, e.g. 0.5).
+RECONCILIATION_TOLERANCE_PERCENT = env.str("RECONCILIATION_TOLERANCE_PERCENT", default="1")
+# The month-end GL journal (billing.gl_export): account codes where no GL account row applies.
+GL_EXPENSE_ACCOUNT = env.str("GL_EXPENSE_ACCOUNT", default="6000")
+GL_ACCRUAL_ACCOUNT = env.str("GL_ACCRUAL_ACCOUNT", default="2100")
+# Vendor invoice documents (PDF, images, XML/OFD e-invoices): the largest accepted upload.
+VENDOR_INVOICE_DOCUMENT_MAX_BYTES = env.int("VENDOR_INVOICE_DOCUMENT_MAX_BYTES", default=20 * 1024 * 1024)
+# Names of the reconciliation and vendor invoice status choices in the OpenAPI schema.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "ReconciliationStatusEnum": "billing.models.Reconciliation.Status",
+        "InvoiceStatusEnum": "billing.models.Invoice.Status",
+        "InvoiceKindEnum": "billing.models.Invoice.Kind",
+        "InvoiceLineKindEnum": "billing.models.InvoiceLine.Kind",
+        "VendorInvoiceStatusEnum": "billing.models.VendorInvoice.Status",
+    }
+)
+
+# ALERTS (insights.alerts, README "Alerts")
+# ------------------------------------------------------------------------------
+# The address people reach TokenLedger at: links in alert emails and webhooks start with it.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Vendor concentration: a vendor above this share (percent) of the last 30 days' spend raises an alert.
+ALERT_CONCENTRATION_PERCENT = env.str("ALERT_CONCENTRATION_PERCENT", default="80")
+# Usage anomaly: |robust z-score| of yesterday's cost or tokens per department beyond this.
+ALERT_ANOMALY_Z = env.str("ALERT_ANOMALY_Z", default="3.5")
+# Compliance and FX: how many days of usage are looked at.
+ALERT_COMPLIANCE_LOOKBACK_DAYS = env.int("ALERT_COMPLIANCE_LOOKBACK_DAYS", default=7)
+ALERT_FX_LOOKBACK_DAYS = env.int("ALERT_FX_LOOKBACK_DAYS", default=7)
+# Email and webhook deliveries: attempts, the first back-off (doubling each time) and the webhook timeout.
+ALERT_DELIVERY_MAX_ATTEMPTS = env.int("ALERT_DELIVERY_MAX_ATTEMPTS", default=5)
+ALERT_DELIVERY_BACKOFF_SECONDS = env.float("ALERT_DELIVERY_BACKOFF_SECONDS", default=30.0)
+ALERT_WEBHOOK_TIMEOUT_SECONDS = env.float("ALERT_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Evaluate after each ingestion run, at most once per this many seconds (a burst of batches).
+ALERTS_EVALUATE_AFTER_INGESTION = env.bool("ALERTS_EVALUATE_AFTER_INGESTION", default=True)
+ALERTS_EVALUATE_DEBOUNCE_SECONDS = env.int("ALERTS_EVALUATE_DEBOUNCE_SECONDS", default=60)
+# Names of the alert choice sets in the OpenAPI schema (each is used by several fields).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "AlertTypeEnum": "insights.models.Alert.Type",
+        "AlertSeverityEnum": "insights.models.Alert.Severity",
+        "AlertStatusEnum": "insights.models.Alert.Status",
+        "AlertChannelEnum": "insights.models.AlertRule.Channel",
+        "AlertDeliveryStatusEnum": "insights.models.AlertDelivery.Status",
+    }
+)

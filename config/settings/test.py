@@ -25,3 +25,6 @@ REST_FRAMEWORK = {
 }
 ACCOUNT_RATE_LIMITS = {"login": "1000/m/ip", "login_failed": "1000/m/ip,1000/5m/key", "reset_password": "1000/m/ip"}
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
+# Ingestion runs evaluate alerts after they commit; other apps' tests ingest without that side
+# effect (insights' tests switch it on where they test the trigger).
+ALERTS_EVALUATE_AFTER_INGESTION = False

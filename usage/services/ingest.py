@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core.exceptions import ApplicationError, Forbidden, UnsupportedFormat
 from core.models import JobRun
-from core.services import job_run_enqueue
+from core.services import job_run_enqueue, send_task
 
 from ..models import IngestionRun, RejectedRow, Source
 from ..models.sources import Format
@@ -139,6 +139,9 @@ def _finish(run: IngestionRun, result: BatchResult, message: str = "") -> None:
     )
     for name, value in counts.items():
         setattr(run, name, value)
+    # New usage may cross a budget threshold or look anomalous: insights evaluates its alerts once
+    # this run commits (by task name: usage cannot import insights, which sits above it).
+    transaction.on_commit(lambda: send_task("insights.alerts_evaluate", "ingestion"))
 
 
 def _summary(counts: dict) -> str:

@@ -26,7 +26,7 @@ from django.utils import timezone
 from core.crypto import decrypt
 from core.exceptions import ApplicationError, Conflict
 from core.models import JobRun
-from core.services import job_run_enqueue
+from core.services import job_run_enqueue, send_task
 
 from .. import pulls
 from ..models import IngestionRun, Source
@@ -227,6 +227,8 @@ def _pull_failed(source: Source, run: IngestionRun, message: str, record: dict) 
         next_pull_at=now + failure_backoff(source, failures),
     )
     logger.warning("pull of source %s failed (run %s, %s in a row): %s", source.slug, run.pk, failures, message)
+    # a failing feed is an alert (insights, by task name: usage cannot import it)
+    transaction.on_commit(lambda: send_task("insights.alerts_evaluate", "ingestion"))
 
 
 def _pull_succeeded(source: Source, now: datetime, pulled_until: datetime | None) -> None:
