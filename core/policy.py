@@ -85,6 +85,8 @@ POLICY: dict[str, Access] = {
     "sla_evaluation": Access(view=READERS, change=PROCUREMENT | FINANCE),
     "scorecard": Access(view=READERS),
     # Insights
+    # What falls due to vendors when (insights.selectors.cash): company-wide money, no managers.
+    "cash": Access(view=READERS),
     "forecast": Access(view=STAFF, change=FINANCE | PROCUREMENT, department_scoped=True),
     "alert": Access(view=STAFF, change=ACTORS, department_scoped=True),
     "alert_rule": Access(view=READERS, change=ADMIN | FINANCE),

@@ -7,6 +7,7 @@ app_name = "insights"
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
     path("forecasts/", views_forecasts.ForecastView.as_view(), name="forecast_list"),
+    path("forecasts/cash/", views_forecasts.CashView.as_view(), name="cash"),
 ]
 
 # Alerts (insights/views_alerts.py)

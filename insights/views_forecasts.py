@@ -88,6 +88,7 @@ class ForecastView(PolicyRequiredMixin, TemplateView):
         metric = request.GET.get("metric") if request.GET.get("metric") in Forecast.Metric.values else "cost"
         context = {"subject": subject, "metric": metric, "choices": subject_choices(request.user)}
         context["can_change"] = can(request.user, "forecast", CHANGE)
+        context["can_see_cash"] = can(request.user, "cash")
         context["scenarios"] = ForecastScenario.objects.order_by("name", "id")
         if subject:
             try:
@@ -167,3 +168,15 @@ class ForecastView(PolicyRequiredMixin, TemplateView):
         return ForecastScenario.objects.create(
             name=name[:120], subject=subject, multiplier=multiplier, starts_on=starts_on, created_by=request.user
         )
+
+
+class CashView(PolicyRequiredMixin, TemplateView):
+    """/forecasts/cash/: what falls due to vendors when, by month and item."""
+
+    policy_resource = "cash"
+    template_name = "insights/forecasts/cash.html"
+
+    def get_context_data(self, **kwargs):
+        from .selectors.cash import cash_view
+
+        return super().get_context_data(view=cash_view(), **kwargs)

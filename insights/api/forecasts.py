@@ -218,3 +218,52 @@ class ForecastScenarioViewSet(ModelViewSet):
 
     def perform_create(self, serializer):
         serializer.save(created_by=self.request.user)
+
+
+class CashItemSerializer(serializers.Serializer):
+    due = serializers.DateField()
+    vendor = serializers.CharField()
+    what = serializers.CharField()
+    source = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=24, decimal_places=2)
+    low = serializers.DecimalField(max_digits=24, decimal_places=2)
+    high = serializers.DecimalField(max_digits=24, decimal_places=2)
+
+
+class CashMonthSerializer(serializers.Serializer):
+    month = serializers.DateField(format="%Y-%m")
+    amount = serializers.DecimalField(max_digits=24, decimal_places=2)
+    low = serializers.DecimalField(max_digits=24, decimal_places=2)
+    high = serializers.DecimalField(max_digits=24, decimal_places=2)
+
+
+class CashViewSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    start = serializers.DateField()
+    end = serializers.DateField()
+    total = serializers.DecimalField(max_digits=24, decimal_places=2)
+    by_month = CashMonthSerializer(many=True)
+    items = CashItemSerializer(many=True)
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class CashApi(APIView):
+    """What falls due to vendors when (from `start`, default today, to `end`, default a year on),
+    by their payment terms: invoices entered, rated usage, forecasts, shortfalls and prepayments."""
+
+    policy_resource = "cash"
+
+    class CashQuerySerializer(serializers.Serializer):
+        start = serializers.DateField(required=False)
+        end = serializers.DateField(required=False)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("start", str), OpenApiParameter("end", str)], responses=CashViewSerializer
+    )
+    def get(self, request):
+        from ..selectors.cash import cash_view
+
+        query = self.CashQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        view = cash_view(start=query.validated_data.get("start"), end=query.validated_data.get("end"))
+        return Response(CashViewSerializer(view).data)
