@@ -48,7 +48,7 @@ class Forecast(models.Model):
     version = models.PositiveIntegerField(default=1)
     is_latest = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    method = models.CharField(max_length=120)
+    method = models.CharField(max_length=200)
     history_start = models.DateField(null=True, blank=True)
     history_end = models.DateField(null=True, blank=True, help_text="The last day of data used.")
     horizon_end = models.DateField(null=True, blank=True)

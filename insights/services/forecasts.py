@@ -207,6 +207,21 @@ def forecast_subject(
     result = engine.forecast_series(values, horizon=horizon, start=today, scenario=scenario_arg)
     backtest = engine.backtest(values, horizon=BACKTEST_HORIZON, origins=BACKTEST_ORIGINS) if values else {}
     points = [_as_dict(p, today + timedelta(days=i)) for i, p in enumerate(result.points)]
+    method = result.method
+    agreement = _priced_agreement(subject) if series.metric == Forecast.Metric.COST else None
+    if agreement is not None:
+        # tokens forecast on the agreement's own token series, then priced through its rules
+        from .pricing import price_token_forecast
+
+        tokens = subject_series(f"agreement:{agreement.reference}", Forecast.Metric.TOKENS, today=today)
+        token_result = engine.forecast_series(
+            [float(v) for v in tokens.values], horizon=horizon, start=today, scenario=scenario_arg
+        )
+        token_points = [_as_dict(p, today + timedelta(days=i)) for i, p in enumerate(token_result.points)]
+        priced = price_token_forecast(agreement, token_points, today=today) if tokens.values else None
+        if priced is not None:
+            points = priced
+            method = f"{token_result.method}; tokens priced through {agreement.reference}'s rules"
     actuals = [
         {"date": (series.start + timedelta(days=i)).isoformat(), "value": str(v)} for i, v in enumerate(series.values)
     ][-180:]
@@ -226,7 +241,7 @@ def forecast_subject(
             scenario=scenario,
             version=(previous.version + 1) if previous else 1,
             is_latest=True,
-            method=result.method,
+            method=method[:200],
             history_start=series.start,
             history_end=series.end,
             horizon_end=series.horizon_end,
@@ -240,6 +255,19 @@ def forecast_subject(
             },
             run=run,
         )
+
+
+def _priced_agreement(subject: str) -> Agreement | None:
+    """The agreement whose rules price a cost forecast of this subject: an agreement's own, or a
+    money commitment's (tokens committed are forecast as tokens)."""
+    kind, _, key = subject.partition(":")
+    if kind == "agreement":
+        return Agreement.objects.filter(reference=key).first()
+    if kind == "commitment" and key.isdigit():
+        commitment = Commitment.objects.select_related("agreement").filter(pk=key).first()
+        if commitment is not None and not commitment.is_tokens:
+            return commitment.agreement
+    return None
 
 
 def forecast_subjects(*, today: date | None = None) -> list[tuple[str, str]]:

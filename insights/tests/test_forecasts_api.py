@@ -151,3 +151,40 @@ def test_the_forecast_page(history, client):
     assert client.get("/forecasts/?subject=department:T-OUT").status_code == 404
     assert client.get("/forecasts/?subject=company").status_code == 404
     assert client.post("/forecasts/", {"subject": "department:T-IN"}).status_code == 403
+
+
+def test_an_agreements_cost_forecast_prices_tokens_through_its_tiers(role_world):
+    """100 000 input tokens a day for 60 days under a graduated rule: 1.00 per 1M up to 8M tokens
+    in the agreement year, 0.50 beyond. The counter stands at 6M today, so the forecast days cost
+    0.10 until the 8M-th token (day 20) and 0.05 after."""
+    from contracts.models import Agreement, PriceRule, PriceTier
+
+    today = timezone.now().date()
+    vendor = VendorFactory(slug="tiers")
+    deal = Agreement.objects.create(
+        reference="FA-TIERS",
+        vendor=vendor,
+        start=today - timedelta(days=60),
+        end=today + timedelta(days=300),
+        currency="USD",
+        status=Agreement.Status.ACTIVE,
+    )
+    rule = PriceRule.objects.create(agreement=deal, model_pattern="*", token_class="input", schedule="graduated")
+    PriceTier.objects.create(rule=rule, from_tokens=0, price=Decimal("1.00"))
+    PriceTier.objects.create(rule=rule, from_tokens=8_000_000, price=Decimal("0.50"))
+    for offset in range(60, 0, -1):
+        DailyRollupFactory(
+            day=today - timedelta(days=offset),
+            department=role_world.inside,
+            vendor=vendor,
+            model="m",
+            input_tokens=100_000,
+            agreement_cost=Decimal("0.1"),
+            cost=Decimal("0.1"),
+        )
+    forecast = forecast_subject("agreement:FA-TIERS", "cost")
+    assert "priced through FA-TIERS's rules" in forecast.method
+    values = [Decimal(p["value"]) for p in forecast.points]
+    assert values[0] == Decimal("0.100000") and values[19] == Decimal("0.100000")
+    assert values[20] == Decimal("0.050000") and values[-1] == Decimal("0.050000")
+    assert all(Decimal(p["low80"]) <= Decimal(p["value"]) <= Decimal(p["high80"]) for p in forecast.points)
