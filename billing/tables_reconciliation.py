@@ -200,6 +200,9 @@ class AccrualTable(tables.Table):
     accrual_reporting = MoneyColumn(
         orderable=False, currency_accessor="reporting_currency", verbose_name="Accrual (reporting)"
     )
+    shortfall_accrual_reporting = MoneyColumn(
+        orderable=False, currency_accessor="reporting_currency", verbose_name="Shortfall accrued (reporting)"
+    )
     notes = tables.Column(orderable=False, verbose_name="Warnings", default="")
 
     class Meta:

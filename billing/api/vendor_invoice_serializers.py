@@ -342,6 +342,11 @@ class AccrualRowSerializer(serializers.Serializer):
     accrual_reporting = OptionalDecimalStringField(
         help_text="The accrual at the closing rate (the month's last day); null without a usable rate"
     )
+    shortfall_accrual = DecimalStringField(
+        help_text="Shortfalls projected for take-or-pay periods still running, accrued to the month's end "
+        "(vendor currency)"
+    )
+    shortfall_accrual_reporting = DecimalStringField()
     notes = NoteSerializer(many=True)
 
 

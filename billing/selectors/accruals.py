@@ -17,8 +17,17 @@ and in the reporting currency:
                          is measured at the period's end (DESIGN.md's FX rule: a missing or stale
                          rate leaves it out of the total with a warning, never guessed)
 
-The total is the sum of `accrual_reporting`. Usage without a price or without a reporting-currency
-cost (FX missing or stale) is not in the figures: a warning says how many records.
+Take-or-pay commitments whose period runs on past the month add their **shortfall accrual**
+(DESIGN.md: "the projected shortfall is accrued monthly"): the shortfall charge projected as of the
+month's last day, accrued evenly over its commitment period — the liability at the month's end is
+the charge × the period's days elapsed ÷ its days. (A period that ends in the month is charged by
+the vendor then: its shortfall is in the month's expected charges and reconciled against the
+invoice.) In the agreement's currency, converted at the closing rate into the vendor's and the
+reporting currency.
+
+The total is the sum of `accrual_reporting` and `shortfall_accrual_reporting`. Usage without a
+price or without a reporting-currency cost (FX missing or stale) is not in the figures: a warning
+says how many records.
 """
 
 from __future__ import annotations
@@ -55,6 +64,8 @@ class AccrualRow:
     consumed_reporting: Decimal
     accrual_reporting: Decimal | None  # None: no usable closing rate
     notes: list[Note] = field(default_factory=list)
+    shortfall_accrual: Decimal = ZERO  # in the vendor's currency
+    shortfall_accrual_reporting: Decimal = ZERO
 
 
 @dataclass
@@ -133,12 +144,67 @@ def accruals_for_month(*, month: date) -> AccrualReport:
         for figures in vendor_month_figures(month=month).values()
         if figures.records or figures.true_ups or figures.invoices
     ]
+    # vendors with nothing else this month may still owe a running period's shortfall accrual
+    committed = _running_take_or_pay_vendors(month) - {row.vendor.pk for row in rows}
+    extra = [accrual_row(f, fx=fx, on=on) for f in vendor_month_figures(month=month, vendor_ids=committed).values()]
+    _add_shortfall_accruals(rows + extra, month=month, on=on, fx=fx)
+    rows += [row for row in extra if row.shortfall_accrual]
     rows.sort(key=lambda row: (row.vendor.name.lower(), row.vendor.pk))
     return AccrualReport(
         month=month,
         currency=currency,
         closing_day=on,
         rows=rows,
-        total=sum((row.accrual_reporting for row in rows if row.accrual_reporting is not None), ZERO),
+        total=sum((row.accrual_reporting for row in rows if row.accrual_reporting is not None), ZERO)
+        + sum((row.shortfall_accrual_reporting for row in rows), ZERO),
         consumed_total=sum((row.consumed_reporting for row in rows), ZERO),
     )
+
+
+def _running_take_or_pay_vendors(month: date) -> set[int]:
+    from contracts.models import Agreement, Commitment
+
+    last = month_last_day(month)
+    return set(
+        Agreement.objects.filter(start__lte=last, end__gt=last, commitments__treatment=Commitment.Treatment.TAKE_OR_PAY)
+        .exclude(status=Agreement.Status.DRAFT)
+        .values_list("vendor_id", flat=True)
+    )
+
+
+def _add_shortfall_accruals(rows: list[AccrualRow], *, month: date, on: date, fx: FxTable) -> None:
+    """The accrued part of the projected shortfall charge of each take-or-pay period still running."""
+    from contracts.models import Agreement, Commitment
+
+    from .commitments import commitment_statuses
+
+    last = month_last_day(month)
+    by_vendor = {row.vendor.pk: row for row in rows}
+    agreements = (
+        Agreement.objects.filter(vendor_id__in=by_vendor, start__lte=last, end__gte=month)
+        .exclude(status=Agreement.Status.DRAFT)
+        .filter(commitments__treatment=Commitment.Treatment.TAKE_OR_PAY)
+        .distinct()
+    )
+    for agreement in agreements:
+        row = by_vendor[agreement.vendor_id]
+        as_of = min(max(last, agreement.start), agreement.end)
+        for status in commitment_statuses(agreement=agreement, as_of=as_of):
+            if status.treatment != Commitment.Treatment.TAKE_OR_PAY or status.shortfall_charge <= 0:
+                continue
+            if status.period_end <= last or status.period_start > last:
+                continue  # ends in the month (charged then) or has not begun
+            elapsed = (last - status.period_start).days + 1
+            share = status.shortfall_charge * Decimal(elapsed) / status.period_days
+            try:
+                in_vendor = fx.quote(agreement.currency, row.currency, on).convert(share)
+                in_reporting = fx.quote(agreement.currency, row.reporting_currency, on).convert(share)
+            except FxUnavailable as exc:
+                row.notes.append(
+                    Note(
+                        f"closing_fx_{exc.reason}", f"The shortfall accrual of {agreement.reference} is left out: {exc}"
+                    )
+                )
+                continue
+            row.shortfall_accrual += in_vendor
+            row.shortfall_accrual_reporting += in_reporting

@@ -258,3 +258,18 @@ def test_one_account_per_purpose_and_scope(role_world):
     assert empty.status_code == 400
     listed = client.get("/api/v1/gl-accounts/", {"vendor": "acme"}).json()
     assert [r["account_code"] for r in listed["results"]] == ["6110"]
+
+
+def test_a_running_take_or_pay_period_accrues_its_projected_shortfall(role_world):
+    """An annual 1B-token commitment at 2.00 per 1M not consumed, nothing used: at the end of
+    January, 31 of 365 days of the projected 2 000.00 shortfall have accrued = 169.86..."""
+    from billing.tests.factories import DailyRollupFactory, agreement, commitment
+    from procurement.tests.factories import VendorFactory
+
+    vendor = VendorFactory(slug="annual", billing_currency="USD")
+    deal = agreement("FA-ANNUAL", vendor=vendor, start=date(2026, 1, 1), end=date(2026, 12, 31))
+    commitment(deal, amount="1000000000", shortfall_price=D("2.00"), period="annual")
+    DailyRollupFactory(day=date(2026, 1, 10), department=role_world.inside, vendor=vendor, cost=D("0"))
+    rows = {row.vendor.slug: row for row in accruals_for_month(month=date(2026, 1, 1)).rows}
+    # linear projection of nothing used: the whole commitment is short, 2 000.00
+    assert rows["annual"].shortfall_accrual == (D("2000") * 31 / 365).quantize(D("1e-12"))
