@@ -19,14 +19,14 @@ pytestmark = pytest.mark.django_db
 
 def test_load_demo_twice(tmp_path):
     logins = tmp_path / "logins.json"
-    call_command("load_demo", "--logins-file", str(logins), stdout=StringIO())
+    call_command("load_demo", "--logins-file", str(logins), "--no-forecasts", stdout=StringIO())
     records = UsageRecord.objects.count()
     cost_lines = VendorCostLine.objects.count()
     counts = [
         m.objects.count() for m in (Vendor, VendorModel, Budget, Agreement, FxRate, Department, VendorCertification)
     ]
     first = json.loads(logins.read_text())
-    call_command("load_demo", "--logins-file", str(logins), stdout=StringIO())
+    call_command("load_demo", "--logins-file", str(logins), "--no-forecasts", stdout=StringIO())
     assert [
         m.objects.count() for m in (Vendor, VendorModel, Budget, Agreement, FxRate, Department, VendorCertification)
     ] == counts
@@ -78,7 +78,7 @@ def test_load_demo_twice(tmp_path):
 def test_demo_vendor_costs_state_the_usage_at_list_price(tmp_path):
     """The demo's OpenAI and Anthropic cost feeds charge the demo usage at list price, except on
     two overcharged days per vendor (4 %) for the reconciliation to find; amounts are exact."""
-    call_command("load_demo", "--logins-file", str(tmp_path / "l.json"), stdout=StringIO())
+    call_command("load_demo", "--logins-file", str(tmp_path / "l.json"), "--no-forecasts", stdout=StringIO())
     for slug, unit in (("openai", "major"), ("anthropic", "cents")):
         lines = VendorCostLine.objects.filter(vendor__slug=slug)
         assert lines.exists() and set(lines.values_list("amount_unit", flat=True)) == {unit}

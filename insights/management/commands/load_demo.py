@@ -50,6 +50,11 @@ class Command(BaseCommand):
             default=str(Path(settings.VAR_DIR) / "demo-logins.json"),
             help="Where demo passwords and the service token are kept between runs.",
         )
+        parser.add_argument(
+            "--no-forecasts",
+            action="store_true",
+            help="Do not queue the first forecasts (otherwise a refresh run is queued when there are none).",
+        )
 
     def handle(self, *args, **opts) -> None:
         logins_path = Path(opts["logins_file"])
@@ -100,6 +105,13 @@ class Command(BaseCommand):
         costs_added = load_vendor_costs(first_month, today - timedelta(days=1))
         load_gl_accounts()
         invoices_issued = load_invoiced_month(today, actor=User.objects.get(username="finance"))
+        if not opts["no_forecasts"]:
+            from insights.models import Forecast
+            from insights.services.forecasts import forecasts_refresh_start
+
+            if not Forecast.objects.exists():  # the worker computes them; nightly after that
+                with transaction.atomic():
+                    forecasts_refresh_start(actor=User.objects.get(username="finance"))
         logins_path.parent.mkdir(parents=True, exist_ok=True)
         logins_path.write_text(json.dumps(logins, indent=2))
         logins_path.chmod(0o600)
