@@ -222,6 +222,10 @@ def forecast_subject(
         if priced is not None:
             points = priced
             method = f"{token_result.method}; tokens priced through {agreement.reference}'s rules"
+    elif series.metric == Forecast.Metric.COST and not subject.startswith(("series:", "commitment:")):
+        priced_mix = _price_through_agreements(subject, horizon=horizon, today=today, scenario_arg=scenario_arg)
+        if priced_mix is not None:
+            points, method = priced_mix
     actuals = [
         {"date": (series.start + timedelta(days=i)).isoformat(), "value": str(v)} for i, v in enumerate(series.values)
     ][-180:]
@@ -255,6 +259,76 @@ def forecast_subject(
             },
             run=run,
         )
+
+
+_AGREEMENT_PATHS: dict[tuple, tuple[list[dict], Decimal] | None] = {}
+
+
+def _agreement_path(agreement: Agreement, *, horizon: int, today: date, scenario_arg, reporting: str):
+    """The agreement's per-day unit costs (its token forecast priced through its rules) and the
+    FX rate into the reporting currency, the same for every subject of a refresh."""
+    from core.fx import FxTable, FxUnavailable
+
+    from .pricing import _unit_costs, price_token_forecast
+
+    tokens = subject_series(f"agreement:{agreement.reference}", Forecast.Metric.TOKENS, today=today)
+    # the same data, day, horizon and scenario give the same path: computed once per refresh
+    key = (agreement.pk, tokens.fingerprint(), today, horizon, scenario_arg)
+    if key not in _AGREEMENT_PATHS:
+        if len(_AGREEMENT_PATHS) > 256:
+            _AGREEMENT_PATHS.clear()
+        path = None
+        if tokens.values:
+            result = _engine().forecast_series(
+                [float(v) for v in tokens.values], horizon=horizon, start=today, scenario=scenario_arg
+            )
+            token_points = [_as_dict(p, today + timedelta(days=i)) for i, p in enumerate(result.points)]
+            priced = price_token_forecast(agreement, token_points, today=today)
+            try:
+                rate = FxTable.load(today, today, reporting_currency=reporting).quote(
+                    agreement.currency, reporting, today
+                )
+            except FxUnavailable:
+                rate = None
+            if priced is not None and rate is not None:
+                path = (_unit_costs(priced, token_points), rate.multiplier / rate.divisor)
+        _AGREEMENT_PATHS[key] = path
+    return _AGREEMENT_PATHS[key]
+
+
+def _price_through_agreements(subject: str, *, horizon: int, today: date, scenario_arg) -> tuple[list, str] | None:
+    """A subject's token forecast priced through the agreements of the vendors it uses (by its last
+    28 days' mix), each at its agreement's forecast unit cost — so tiers the whole company's
+    usage will reach price every department's forecast alike, as the blended rate does."""
+    condition, _, reporting, _ = _subject_filter(subject)
+    since = today - timedelta(days=28)
+    rows = (
+        DailyRollup.objects.filter(condition, day__gte=since, day__lt=today)
+        .values("vendor_id")
+        .annotate(tokens=Sum(TOKENS), cost=Sum("cost"))
+        .order_by("vendor_id")
+    )
+    mix = {r["vendor_id"]: (int(r["tokens"] or 0), Decimal(r["cost"] or 0)) for r in rows if r["tokens"]}
+    if not mix:
+        return None
+    paths = {}
+    for agreement in Agreement.objects.filter(
+        vendor_id__in=mix, start__lte=today, end__gte=today, status=Agreement.Status.ACTIVE
+    ):
+        path = _agreement_path(agreement, horizon=horizon, today=today, scenario_arg=scenario_arg, reporting=reporting)
+        if path is not None:
+            paths[agreement.vendor_id] = path
+    if not paths:
+        return None
+    from .pricing import price_by_vendor_mix
+
+    tokens = subject_series(subject, Forecast.Metric.TOKENS, today=today)
+    result = _engine().forecast_series(
+        [float(v) for v in tokens.values], horizon=horizon, start=today, scenario=scenario_arg
+    )
+    token_points = [_as_dict(p, today + timedelta(days=i)) for i, p in enumerate(result.points)]
+    priced = price_by_vendor_mix(mix=mix, token_points=token_points, agreement_paths=paths)
+    return priced, f"{result.method}; tokens priced through the vendors' agreements"
 
 
 def _priced_agreement(subject: str) -> Agreement | None:

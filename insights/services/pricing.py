@@ -127,3 +127,52 @@ def price_token_forecast(agreement: Agreement, points: list[dict], *, today: dat
 
 
 __all__ = ["micro_to_price", "price_token_forecast"]
+
+
+def _unit_costs(priced: list[dict], tokens: list[dict]) -> list[dict]:
+    """Per day and bound: the agreement path's cost per token (0 where no tokens are forecast)."""
+    units = []
+    for cost_point, token_point in zip(priced, tokens, strict=True):
+        day = {}
+        for bound in BOUNDS:
+            count = Decimal(str(token_point.get(bound) or 0))
+            cost = Decimal(cost_point.get(bound) or 0)
+            day[bound] = cost / count if count else None
+        units.append(day)
+    return units
+
+
+def price_by_vendor_mix(
+    *,
+    mix: dict[int, tuple[int, Decimal]],
+    token_points: list[dict],
+    agreement_paths: dict[int, tuple[list[dict], Decimal]],
+) -> list[dict]:
+    """A subject's token forecast priced vendor by vendor: `mix` maps a vendor to its recent
+    (tokens, reporting cost) in the subject; `agreement_paths` maps a vendor with an agreement in
+    force to its per-day unit costs (from the agreement's priced forecast) and the FX rate into
+    the reporting currency. A vendor without an agreement is priced at the subject's recent unit
+    cost there (its list prices, as rated)."""
+    total_tokens = sum(tokens for tokens, _ in mix.values())
+    priced = []
+    for index, point in enumerate(token_points):
+        out = {"date": point["date"]}
+        for bound in BOUNDS:
+            if point.get(bound) is None:
+                out[bound] = None
+                continue
+            forecast_tokens = Decimal(str(point[bound]))
+            cost = Decimal(0)
+            for vendor_id, (tokens, recent_cost) in mix.items():
+                share = forecast_tokens * tokens / total_tokens
+                path = agreement_paths.get(vendor_id)
+                unit = None
+                if path is not None:
+                    unit = path[0][index][bound] if index < len(path[0]) else None
+                    unit = None if unit is None else unit * path[1]
+                if unit is None:
+                    unit = recent_cost / tokens if tokens else Decimal(0)
+                cost += share * unit
+            out[bound] = str(cost.quantize(Decimal("0.000001")))
+        priced.append(out)
+    return priced

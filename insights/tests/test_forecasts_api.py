@@ -188,3 +188,8 @@ def test_an_agreements_cost_forecast_prices_tokens_through_its_tiers(role_world)
     assert values[0] == Decimal("0.100000") and values[19] == Decimal("0.100000")
     assert values[20] == Decimal("0.050000") and values[-1] == Decimal("0.050000")
     assert all(Decimal(p["low80"]) <= Decimal(p["value"]) <= Decimal(p["high80"]) for p in forecast.points)
+    # the department that makes all of that usage: its cost forecast priced the same way
+    department = forecast_subject("department:T-IN", "cost")
+    assert "priced through the vendors' agreements" in department.method
+    costs = [Decimal(p["value"]) for p in department.points]
+    assert costs[0] == Decimal("0.100000") and costs[20] == Decimal("0.050000")
