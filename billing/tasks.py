@@ -30,3 +30,16 @@ def invoices_issue(run_id: int) -> None:
 @shared_task(name="billing.invoices_issue_chunk", acks_late=True)
 def invoices_issue_chunk(run_id: int, ids: list[int]) -> None:
     invoices.invoices_issue_chunk(run_id=run_id, ids=ids)
+
+
+@shared_task(name="billing.sla_evaluate", acks_late=True)
+def sla_evaluate(period: str | None = None) -> int:
+    """Evaluate a month's SLA clauses (`period` YYYY-MM; default the previous month, UTC), as the
+    beat entry does on the 2nd of each month. Idempotent: re-evaluation keeps people's statuses."""
+    from datetime import date
+
+    from .selectors.reconciliation import previous_month
+    from .services.sla import sla_evaluate as evaluate
+
+    month = date.fromisoformat(f"{period}-01") if period else previous_month()
+    return len(evaluate(month=month))

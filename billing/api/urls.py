@@ -3,6 +3,7 @@ trailing slash, so it never meets the agreement viewset's routes (`agreements/{r
 
 from django.urls import path
 
+from . import scorecard, sla
 from .invoices import InvoiceGenerateApi, InvoiceIssueMonthApi, InvoiceViewSet, PeriodCloseApi, PeriodListApi
 from .vendor_invoices import PATHS as VENDOR_INVOICE_PATHS
 from .vendor_invoices import ROUTES as VENDOR_INVOICE_ROUTES
@@ -35,3 +36,6 @@ PATHS = [
 ]
 ROUTES += VENDOR_INVOICE_ROUTES  # vendor invoices, reconciliations, GL accounts
 PATHS += VENDOR_INVOICE_PATHS  # their actions, accruals and the GL export
+ROUTES += sla.ROUTES  # SLA evaluations
+PATHS += sla.PATHS  # their evaluate and status actions
+PATHS += scorecard.PATHS  # vendors/{slug}/scorecard and their performance samples upload

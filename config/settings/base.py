@@ -338,6 +338,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 900.0,
         "options": {"expires": 840},
     },
+    # SLA evaluation of the previous month (UTC) once its usage is in: the 2nd of each month.
+    "billing-sla-evaluate-monthly": {
+        "task": "billing.sla_evaluate",
+        "schedule": crontab(day_of_month=2, hour=4, minute=0),
+        "options": {"expires": 20 * 3600},
+    },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -515,6 +521,7 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
         "InvoiceKindEnum": "billing.models.Invoice.Kind",
         "InvoiceLineKindEnum": "billing.models.InvoiceLine.Kind",
         "VendorInvoiceStatusEnum": "billing.models.VendorInvoice.Status",
+        "SlaCreditStatusEnum": "billing.models.SlaCredit.Status",
     }
 )
 
