@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views, views_invoices, views_reconciliation
+from . import views, views_invoices, views_reconciliation, views_scorecard
 
 app_name = "billing"
 
@@ -31,3 +31,8 @@ urlpatterns += [
 
 # Reconciliation, vendor invoices, accruals and GL accounts (billing/views_reconciliation.py)
 urlpatterns += views_reconciliation.URLS
+
+# Vendor scorecards (billing/views_scorecard.py)
+urlpatterns += [
+    path("vendors/<slug:slug>/scorecard/", views_scorecard.VendorScorecardView.as_view(), name="vendor_scorecard"),
+]

@@ -88,3 +88,20 @@ def test_samples_upload_is_all_or_nothing(role_world):
         .status_code
         == 403
     )
+
+
+def test_the_scorecard_page(role_world, client):
+    from core.testing import PASSWORD
+
+    acme = vendor("acme", "Acme AI", "USD")
+    for i in range(4):
+        rec(acme, 2, requests=1, latency_ms=100.0 * (i + 1), output_tokens=100)
+    client.login(username=role_world.user(Role.PROCUREMENT).username, password=PASSWORD)
+    page = client.get("/vendors/acme/scorecard/", {"start": "2026-03-01", "end": "2026-03-31"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "200 / 400 ms" in html and 'data-figure="availability">100.000 %' in html
+    assert 'href="/vendors/acme/scorecard/"' in client.get("/vendors/acme/").content.decode()
+    client.login(username=role_world.user(Role.DEPARTMENT_MANAGER).username, password=PASSWORD)
+    assert client.get("/vendors/acme/scorecard/").status_code == 403
+    assert "/scorecard/" not in client.get("/vendors/acme/").content.decode()

@@ -42,6 +42,7 @@ class VendorDetailView(ObjectDetailView):
         context["can_change_certifications"] = can(user, "vendor_certification", CHANGE)
         # List prices are for company-wide readers (the policy's vendor_model), not every vendor reader.
         context["can_view_prices"] = can(user, "vendor_model", VIEW)
+        context["can_view_scorecard"] = can(user, "scorecard", VIEW)
         context["can_change_prices"] = can(user, "vendor_model", CHANGE)
         if context["can_view_prices"]:
             context["current_prices"] = selectors.vendor_prices_in_force(vendor=self.object, on=timezone.now().date())
