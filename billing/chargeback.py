@@ -29,7 +29,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from fnmatch import fnmatchcase
 from fractions import Fraction
@@ -46,6 +46,7 @@ from procurement.models import Department, Vendor, VendorModel
 from usage.models import DailyRollup, RatingBasis, TrueUp
 
 from .models import InvoiceLine, SlaCredit
+from .months import next_month
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +59,6 @@ TOKEN_COLUMNS = {
     TokenClass.OUTPUT: "output_tokens",
 }
 Kind = InvoiceLine.Kind
-
-
-def month_end(month: date) -> date:
-    """The first day of the next month."""
-    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def round_half_up(value: Fraction, places: int) -> Decimal:
@@ -398,7 +394,7 @@ def _sla_credit_charges(result: MonthCharges, *, first: date, end: date, fx: FxT
         patterns = list(credit.models_in_scope or [])
         rows = (
             DailyRollup.objects.filter(
-                vendor_id=agreement.vendor_id, day__gte=credit.period, day__lt=month_end(credit.period)
+                vendor_id=agreement.vendor_id, day__gte=credit.period, day__lt=next_month(credit.period)
             )
             .values("department_id", "model")
             .annotate(cost=Sum("cost"))
@@ -431,7 +427,7 @@ def _sla_credit_charges(result: MonthCharges, *, first: date, end: date, fx: FxT
 
 def month_charges(month: date, *, currency: str) -> MonthCharges:
     """Every department's charges for `month` (its first day) in the reporting `currency`."""
-    first, end = month, month_end(month)
+    first, end = month, next_month(month)
     result = MonthCharges(month=month, currency=currency)
     fx = FxTable.load(first, end, reporting_currency=currency)
     _usage_charges(result, first=first, end=end, fx=fx)

@@ -12,7 +12,7 @@ from procurement.models import Department, Vendor
 from procurement.widgets import DateInput
 
 from .models import GlAccount, Reconciliation, VendorInvoice
-from .selectors.reconciliation import PeriodError, parse_period
+from .months import PeriodError, parse_period
 
 
 class MonthInput(forms.TextInput):

@@ -39,7 +39,7 @@ from core.selectors import organization_settings
 from usage.models import MonthlyRollup
 
 from .models import GlAccount
-from .selectors.reconciliation import month_last_day
+from .months import month_last_day
 
 ZERO = Decimal(0)
 COLUMNS = (

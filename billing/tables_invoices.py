@@ -23,8 +23,8 @@ from core.exceptions import ApplicationError
 from procurement.filtersets import visible_departments
 
 from .api.invoices import InvoiceFilterSet
-from .chargeback import month_end
 from .models import Invoice, InvoiceLine, Period
+from .months import next_month
 from .services.periods import parse_month
 from .templatetags.billing_tags import money, short_tokens
 
@@ -233,7 +233,7 @@ def line_groups(invoice: Invoice, lines: list[InvoiceLine]) -> list[LineGroup]:
 
 
 def month_has_ended(month: date, today: date) -> bool:
-    return month_end(month) <= today
+    return next_month(month) <= today
 
 
 class PeriodTable(tables.Table):

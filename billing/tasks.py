@@ -38,7 +38,7 @@ def sla_evaluate(period: str | None = None) -> int:
     beat entry does on the 2nd of each month. Idempotent: re-evaluation keeps people's statuses."""
     from datetime import date
 
-    from .selectors.reconciliation import previous_month
+    from .months import previous_month
     from .services.sla import sla_evaluate as evaluate
 
     month = date.fromisoformat(f"{period}-01") if period else previous_month()

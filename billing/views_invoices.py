@@ -33,8 +33,8 @@ from core.views.mixins import PolicyRequiredMixin
 from procurement.models import Department
 
 from .api.invoices import invoice_queryset
-from .chargeback import month_end
 from .models import Invoice, InvoiceLine, Period
+from .months import next_month
 from .selectors.periods import period_rows
 from .services import invoices as services
 from .services.invoices import invoice_credited_by_line
@@ -543,7 +543,7 @@ class PeriodListView(PolicyRequiredMixin, ExportMixin, SingleTableView):
             row["closable"] = row["status"] == Period.Status.OPEN and row["has_ended"]
             row["unissued"] = row["invoices"] - row["issued"]
             row["usage_start"] = row["month"].isoformat()
-            row["usage_end"] = month_end(row["month"]).isoformat()
+            row["usage_end"] = next_month(row["month"]).isoformat()
         return rows
 
     def get_table_kwargs(self):

@@ -42,11 +42,9 @@ from .forms_reconciliation import (
 )
 from .gl_export import gl_journal
 from .models import GlAccount, Reconciliation, VendorInvoice
+from .months import PeriodError, parse_period, previous_month
 from .selectors.accruals import accruals_for_month
 from .selectors.reconciliation import (
-    PeriodError,
-    parse_period,
-    previous_month,
     reconciliation_drilldown,
     reconciliation_histories,
     reconciliation_list,

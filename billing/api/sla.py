@@ -20,7 +20,7 @@ from core.api.base import APIView, ReadOnlyModelViewSet
 
 from ..filtersets_reconciliation import MonthFilter, vendors
 from ..models import SlaCredit
-from ..selectors.reconciliation import previous_month
+from ..months import previous_month
 from ..services import sla as sla_services
 from .vendor_invoice_serializers import PeriodField, PeriodQuerySerializer
 

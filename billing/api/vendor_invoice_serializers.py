@@ -14,7 +14,8 @@ from rest_framework.utils import html
 from procurement.models import Department, Vendor
 
 from ..models import GlAccount, Reconciliation, VendorInvoice
-from ..selectors.reconciliation import PeriodError, parse_period, reconciliation_basis
+from ..months import PeriodError, parse_period
+from ..selectors.reconciliation import reconciliation_basis
 from ..selectors.vendor_invoices import minor_unit_text
 from .serializers import DecimalStringField, OptionalDecimalStringField
 

@@ -17,9 +17,9 @@ from procurement.api.views import ServiceWritesMixin
 
 from ..filtersets_reconciliation import GlAccountFilterSet, ReconciliationFilterSet, VendorInvoiceFilterSet
 from ..gl_export import gl_journal, gl_journal_csv
+from ..months import previous_month
 from ..selectors.accruals import accruals_for_month
 from ..selectors.reconciliation import (
-    previous_month,
     reconciliation_drilldown,
     reconciliation_list,
     vendor_month_figures,

@@ -42,8 +42,9 @@ from core.fx import FxTable, FxUnavailable
 from core.selectors import organization_settings
 from procurement.models import Vendor
 
+from ..months import month_last_day
 from ._decimal import exact_decimal
-from .reconciliation import FX_LOOKBACK_DAYS, WARNING, Note, VendorMonth, month_last_day, vendor_month_figures
+from .reconciliation import FX_LOOKBACK_DAYS, WARNING, Note, VendorMonth, vendor_month_figures
 
 ZERO = Decimal(0)
 # the reconciliation notes that concern what accruals add up

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
@@ -50,6 +50,7 @@ from procurement.models import Vendor
 from usage.models import MonthlyRollup, TrueUp, UsageRecord, VendorCostLine
 
 from ..models import Reconciliation, SlaCredit, VendorInvoice, VendorInvoiceLine
+from ..months import month_last_day, next_month
 from ._decimal import exact_decimal
 from .commitments import commitment_statuses
 
@@ -62,46 +63,6 @@ FX_LOOKBACK_DAYS = 31  # far enough back to tell a stale rate (and its date) fro
 
 
 # Months ----------------------------------------------------------------------------------------
-
-
-class PeriodError(ValueError):
-    pass
-
-
-FIRST_YEAR, LAST_YEAR = 2000, 2100  # as budgets' fiscal years
-
-
-def parse_period(value) -> date:
-    """`YYYY-MM` (or `YYYY-MM-DD` of its first day) → the month's first day; else PeriodError."""
-    if isinstance(value, date):
-        return value.replace(day=1)
-    text = str(value or "").strip()
-    try:
-        if len(text) == 7:
-            year, month = (int(part) for part in text.split("-"))
-            day = date(year, month, 1)
-        else:
-            day = date.fromisoformat(text)
-    except (TypeError, ValueError):
-        raise PeriodError(f"“{text}” is not a month: give it as YYYY-MM (e.g. 2026-01).") from None
-    if day.day != 1:
-        raise PeriodError(f"“{text}” is not a month: give it as YYYY-MM (e.g. {day:%Y-%m}).")
-    if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise PeriodError(f"“{text}” is out of range: give a month from {FIRST_YEAR} to {LAST_YEAR}.")
-    return day
-
-
-def month_last_day(month: date) -> date:
-    return next_month(month) - timedelta(days=1)
-
-
-def next_month(month: date) -> date:
-    return (month.replace(day=28) + timedelta(days=4)).replace(day=1)
-
-
-def previous_month(today: date | None = None) -> date:
-    today = today or timezone.now().date()
-    return (today.replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
 def _instant(day: date) -> datetime:

@@ -15,17 +15,16 @@ from core.exceptions import ApplicationError, Conflict
 from procurement.models.departments import UNALLOCATED
 from usage.models import DailyRollup
 
-from ..chargeback import month_end
 from ..models import Period
+from ..months import PeriodError, next_month, parse_period
 
 
 def parse_month(value: str) -> date:
     """`YYYY-MM` → its first day; anything else is a 400 with a clear message."""
     try:
-        year, month = (int(part) for part in str(value).split("-"))
-        return date(year, month, 1)
-    except (TypeError, ValueError):
-        raise ApplicationError(f"{value!r} is not a month: give it as YYYY-MM", extra={"period": value}) from None
+        return parse_period(value)
+    except PeriodError as exc:
+        raise ApplicationError(str(exc), extra={"period": value}) from None
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ class MonthOpenItems:
 
 
 def month_open_items(month: date) -> MonthOpenItems:
-    rollups = DailyRollup.objects.filter(day__gte=month, day__lt=month_end(month))
+    rollups = DailyRollup.objects.filter(day__gte=month, day__lt=next_month(month))
     unrated = rollups.aggregate(n=Sum("unpriced_records"))["n"] or 0
     unallocated = rollups.filter(department__code=UNALLOCATED).aggregate(n=Sum("records"), cost=Sum("cost"))
     return MonthOpenItems(
@@ -62,9 +61,9 @@ def period_close(
     if month.day != 1:
         raise ApplicationError("A period is a month: give its first day", extra={"period": month.isoformat()})
     today = timezone.now().date()
-    if month_end(month) > today:
+    if next_month(month) > today:
         raise Conflict(
-            f"{month:%Y-%m} has not ended yet: it can be closed from {month_end(month):%Y-%m-%d}",
+            f"{month:%Y-%m} has not ended yet: it can be closed from {next_month(month):%Y-%m-%d}",
             extra={"period": f"{month:%Y-%m}"},
         )
     Period.objects.get_or_create(month=month)

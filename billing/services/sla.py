@@ -23,7 +23,6 @@ are what was claimed). Setting the status back to `owed` hands it back to the fi
 
 from __future__ import annotations
 
-import calendar
 import csv
 import io
 import math
@@ -42,6 +41,7 @@ from procurement.models import Vendor
 from usage.models import UsageRecord
 
 from ..models import PerformanceSample, SlaCredit
+from ..months import month_last_day
 from ..selectors._decimal import exact_decimal
 from ..selectors.performance import models_matching, vendor_performance
 
@@ -51,7 +51,7 @@ ZERO = Decimal(0)
 
 def month_bounds(month: date) -> tuple[date, date]:
     first = month.replace(day=1)
-    return first, first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    return first, month_last_day(first)
 
 
 def sla_breach(*, metric: str, target: Decimal, measured: Decimal | None) -> Decimal:

@@ -33,7 +33,7 @@ from core.money import places
 from procurement.models import Vendor
 
 from ..models import VendorInvoice, VendorInvoiceLine
-from ..selectors.reconciliation import FIRST_YEAR, LAST_YEAR
+from ..months import FIRST_YEAR, LAST_YEAR
 
 VENDOR_INVOICE_FIELDS = (
     "vendor",

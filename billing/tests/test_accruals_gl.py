@@ -14,8 +14,8 @@ from rest_framework.test import APIClient
 
 from billing.gl_export import COLUMNS, csv_safe, gl_journal, gl_journal_csv
 from billing.models import GlAccount
+from billing.months import previous_month
 from billing.selectors.accruals import accruals_for_month
-from billing.selectors.reconciliation import previous_month
 from billing.services.gl_accounts import gl_account_save
 from core.roles import Role
 from core.testing import ALL_ROLES, APIResourceContract, assert_error_shape, expected_status, token_client

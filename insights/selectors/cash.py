@@ -25,8 +25,8 @@ from django.db.models import Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from billing.chargeback import month_end
 from billing.models import VendorInvoice
+from billing.months import next_month
 from billing.selectors.commitments import commitment_statuses
 from contracts.models import Agreement, Commitment
 from contracts.rating import pricing_periods
@@ -136,7 +136,7 @@ def cash_view(*, start: date | None = None, end: date | None = None) -> CashView
     for vendor_id, vendor in sorted(vendors.items(), key=lambda item: item[1].slug):
         month = first_month
         while month <= end:
-            last = month_end(month) - timedelta(days=1)
+            last = next_month(month) - timedelta(days=1)
             terms = _terms(vendor, agreements.get(vendor_id, []), last)
             billed = invoices.get((vendor_id, month))
             if billed:
@@ -161,9 +161,9 @@ def cash_view(*, start: date | None = None, end: date | None = None) -> CashView
                             amount,
                         )
                     )
-                month = month_end(month)
+                month = next_month(month)
                 continue
-            due = month_end(month) + timedelta(days=terms)
+            due = next_month(month) + timedelta(days=terms)
             if start <= due <= end:
                 to_date = usage.get((vendor_id, month), Decimal(0))
                 if last < today:
@@ -196,7 +196,7 @@ def cash_view(*, start: date | None = None, end: date | None = None) -> CashView
                             high.quantize(Decimal("0.01")),
                         )
                     )
-            month = month_end(month)
+            month = next_month(month)
 
     for agreement in Agreement.objects.exclude(status=Agreement.Status.DRAFT).select_related("vendor"):
         commitments = list(agreement.commitments.all())

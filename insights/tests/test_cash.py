@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from billing.chargeback import month_end
 from billing.models import VendorInvoice
+from billing.months import next_month
 from billing.tests.factories import DailyRollupFactory, agreement, commitment
 from core.roles import Role
 from core.testing import token_client
@@ -37,7 +37,7 @@ def test_months_fall_due_by_the_agreements_terms(role_world):
     VendorInvoice.objects.create(
         vendor=vendor,
         number="INV-1",
-        invoice_date=month_end(before),
+        invoice_date=next_month(before),
         period=before,
         due_date=today + timedelta(days=5),
         currency="USD",
