@@ -25,7 +25,6 @@ in the month the credit was earned for.
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -42,13 +41,11 @@ from contracts.rating import pricing_periods
 from core.currencies import minor_units
 from core.fx import FxQuote, FxTable, FxUnavailable
 from core.money import COST_PLACES, TOKENS_PER_PRICE_UNIT
-from procurement.models import Department, Vendor, VendorModel
+from procurement.models import Vendor, VendorModel
 from usage.models import DailyRollup, RatingBasis, TrueUp
 
 from .models import InvoiceLine, SlaCredit
 from .months import next_month
-
-logger = logging.getLogger(__name__)
 
 CLASSES = (TokenClass.INPUT, TokenClass.CACHED_INPUT, TokenClass.CACHE_WRITE, TokenClass.OUTPUT)
 PRICE_FIELDS = ("input_price", "cached_input_price", "cache_write_price", "output_price")
@@ -333,11 +330,9 @@ def _shortfall_charges(result: MonthCharges, *, first: date, end: date, fx: FxTa
                         commitment, vendor_id=agreement.vendor_id, start=period_start, end=period_end
                     )
                     shares = _split_pro_rata(total, weights, places)
-                    if not shares:  # nothing consumed: nobody to share it with, so central
-                        shares = {}
                 else:
                     shares = {}
-                if not shares:
+                if not shares:  # central, or pro rata with nothing consumed to share it by
                     department = commitment.central_department_id or _central_fallback()
                     shares = {department: round_half_up(total, places)}
                 description = (
@@ -435,7 +430,3 @@ def month_charges(month: date, *, currency: str) -> MonthCharges:
     _shortfall_charges(result, first=first, end=end, fx=fx)
     _sla_credit_charges(result, first=first, end=end, fx=fx)
     return result
-
-
-def department_names(ids: Iterable[int]) -> dict[int, Department]:
-    return Department.objects.in_bulk(set(ids))

@@ -157,16 +157,17 @@ class ForecastView(PolicyRequiredMixin, TemplateView):
         return CHANGE if self.request.method == "POST" else super().get_policy_action()
 
     def create_scenario(self, request, subject: str) -> ForecastScenario:
-        name = request.POST.get("name", "").strip()
         try:
             multiplier = Decimal(request.POST.get("multiplier", ""))
             starts_on = date.fromisoformat(request.POST.get("starts_on", ""))
         except (InvalidOperation, ValueError):
             raise ApplicationError("Give the scenario a multiplier (e.g. 1.5) and a start date") from None
-        if not name or multiplier < 0 or not multiplier.is_finite():
-            raise ApplicationError("Give the scenario a name and a multiplier of 0 or more")
-        return ForecastScenario.objects.create(
-            name=name[:120], subject=subject, multiplier=multiplier, starts_on=starts_on, created_by=request.user
+        return services.forecast_scenario_create(
+            name=request.POST.get("name", ""),
+            subject=subject,
+            multiplier=multiplier,
+            starts_on=starts_on,
+            actor=request.user,
         )
 
 

@@ -90,7 +90,7 @@ def _differences(
     return out
 
 
-def _line(invoice, position, *, kind, charge, key, service_period, tokens, amount, unit_price, description, extra):
+def _line(invoice, position, *, kind, key, service_period, tokens, amount, unit_price, description, extra):
     charge_kind, vendor_id, model, token_class, ref = key
     return InvoiceLine(
         invoice=invoice,
@@ -187,7 +187,6 @@ def invoices_generate(
                         target,
                         len(lines),
                         kind=charge.charge if charge else key[0],
-                        charge=charge,
                         key=key,
                         service_period=month,
                         tokens=tokens,
@@ -209,7 +208,6 @@ def invoices_generate(
                             target,
                             len(lines),
                             kind=InvoiceLine.Kind.ADJUSTMENT,
-                            charge=charge,
                             key=key,
                             service_period=earlier_month,
                             tokens=tokens,
@@ -360,11 +358,11 @@ def invoice_pdf_store(*, invoice: Invoice) -> bytes:
             return bytes(stored)
     data = invoice_pdf_render(invoice=invoice)
     if invoice.is_issued:
-        Invoice.objects.filter(pk=invoice.pk, pdf__isnull=True).update(
+        written = Invoice.objects.filter(pk=invoice.pk, pdf__isnull=True).update(
             pdf=data, pdf_sha256=hashlib.sha256(data).hexdigest()
         )
-        stored = Invoice.objects.filter(pk=invoice.pk).values_list("pdf", flat=True).first()
-        return bytes(stored)
+        if not written:  # another process stored its rendering first: that one is the copy
+            return bytes(Invoice.objects.filter(pk=invoice.pk).values_list("pdf", flat=True).first())
     return data
 
 

@@ -112,7 +112,13 @@ def cash_view(*, start: date | None = None, end: date | None = None) -> CashView
     first_month = (start - timedelta(days=366)).replace(day=1)
     vendors = {v.pk: v for v in Vendor.objects.all()}
     agreements: dict[int, list[Agreement]] = defaultdict(list)
-    for agreement in Agreement.objects.exclude(status=Agreement.Status.DRAFT).order_by("start"):
+    in_force = list(
+        Agreement.objects.exclude(status=Agreement.Status.DRAFT)
+        .select_related("vendor")
+        .prefetch_related("commitments")
+        .order_by("start")
+    )
+    for agreement in in_force:
         agreements[agreement.vendor_id].append(agreement)
     usage = defaultdict(Decimal)
     for row in (
@@ -198,7 +204,7 @@ def cash_view(*, start: date | None = None, end: date | None = None) -> CashView
                     )
             month = next_month(month)
 
-    for agreement in Agreement.objects.exclude(status=Agreement.Status.DRAFT).select_related("vendor"):
+    for agreement in in_force:
         commitments = list(agreement.commitments.all())
         if not commitments:
             continue

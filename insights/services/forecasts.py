@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -134,18 +134,13 @@ def _subject_filter(subject: str) -> tuple[Q, str, str, date | None]:
     )
 
 
-def _measure(subject: str, metric: str, cost_column: str):
-    """What one day of the subject's series sums."""
+def _measure(metric: str, cost_column: str, commitment: Commitment | None = None):
+    """What one day of the subject's series sums: a commitment's tokens are those of its classes."""
     if metric == Forecast.Metric.COST:
         return Sum(cost_column)
-    kind, _, key = subject.partition(":")
-    if kind == "commitment":
-        commitment = Commitment.objects.get(pk=key)
-        if not commitment.is_tokens:
-            return Sum(cost_column)
-        classes = commitment.token_classes or list(TOKEN_COLUMNS)
+    if commitment is not None:
         expression = None
-        for token_class in classes:
+        for token_class in commitment.token_classes or list(TOKEN_COLUMNS):
             column = F(TOKEN_COLUMNS[token_class])
             expression = column if expression is None else expression + column
         return Sum(expression)
@@ -157,20 +152,20 @@ def subject_series(subject: str, metric: str, *, today: date | None = None) -> S
     today = today or timezone.now().date()
     last = today - timedelta(days=1)
     condition, cost_column, currency, implied_end = _subject_filter(subject)
-    if subject.startswith("commitment:") and metric == Forecast.Metric.TOKENS:
-        commitment = Commitment.objects.get(pk=subject.partition(":")[2])
+    commitment = None
+    if subject.startswith("commitment:"):
+        commitment = Commitment.objects.select_related("agreement").get(pk=subject.partition(":")[2])
         if not commitment.is_tokens:
-            metric = Forecast.Metric.COST
+            metric = Forecast.Metric.COST  # a money commitment counts spend
     rows = dict(
         DailyRollup.objects.filter(condition, day__lte=last)
         .values("day")
-        .annotate(value=_measure(subject, metric, cost_column))
+        .annotate(value=_measure(metric, cost_column, commitment))
         .order_by("day")
         .values_list("day", "value")
     )
     horizon_end = max(_fiscal_year_end(today), implied_end or today)
-    if subject.startswith("commitment:"):
-        commitment = Commitment.objects.select_related("agreement").get(pk=subject.partition(":")[2])
+    if commitment is not None:
         horizon_end = commitment_period_for(commitment, agreement=commitment.agreement, as_of=today)[1]
     if not rows:
         return Series(subject, metric, None, [], currency if metric == "cost" else "", horizon_end, subject)
@@ -415,5 +410,13 @@ def latest_points(requests: list[tuple[str, str]]) -> dict[tuple[str, str], dict
     }
 
 
-def subjects_of(names: Iterable[str]) -> list[str]:
-    return sorted(set(names))
+def forecast_scenario_create(
+    *, name: str, subject: str, multiplier: Decimal, starts_on: date, actor
+) -> ForecastScenario:
+    """A scenario "traffic × multiplier from starts_on" for a subject (blank: every subject)."""
+    name = (name or "").strip()
+    if not name or not multiplier.is_finite() or multiplier < 0:
+        raise ApplicationError("Give the scenario a name and a multiplier of 0 or more")
+    return ForecastScenario.objects.create(
+        name=name[:120], subject=subject, multiplier=multiplier, starts_on=starts_on, created_by=actor
+    )

@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from contracts.models import Agreement
-from contracts.rating import AgreementSpec, micro_to_price, price_to_micro, rate_tokens, to_decimal
+from contracts.rating import AgreementSpec, price_to_micro, rate_tokens, to_decimal
 from core.fx import FxTable, FxUnavailable
 from procurement.models import VendorModel
 from usage.models import DailyRollup
@@ -85,11 +85,14 @@ def price_token_forecast(agreement: Agreement, points: list[dict], *, today: dat
     start_positions = _positions(spec, agreement, today)
     counters = {bound: dict(start_positions) for bound in BOUNDS}
     fx = FxTable.load(today, today, reporting_currency=agreement.currency)
+    latest_price = {}  # model → its newest list price (one query for the mix's models)
+    for price in VendorModel.objects.filter(
+        vendor_id=agreement.vendor_id, model__in={model for model, _ in mix}
+    ).order_by("effective_from"):
+        latest_price[price.model] = price
     list_prices: dict[tuple[str, str], int | None] = {}
     for model, token_class in mix:
-        price = (
-            VendorModel.objects.filter(vendor_id=agreement.vendor_id, model=model).order_by("-effective_from").first()
-        )
+        price = latest_price.get(model)
         value = getattr(price, PRICE_FIELDS[token_class], None) if price else None
         if value is not None and price.currency != agreement.currency:
             try:
@@ -124,9 +127,6 @@ def price_token_forecast(agreement: Agreement, points: list[dict], *, today: dat
             out[bound] = str(to_decimal(units).quantize(Decimal("0.000001")))
         priced.append(out)
     return priced
-
-
-__all__ = ["micro_to_price", "price_token_forecast"]
 
 
 def _unit_costs(priced: list[dict], tokens: list[dict]) -> list[dict]:
