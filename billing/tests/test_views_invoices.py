@@ -25,31 +25,13 @@ from billing.services.periods import period_close
 from core.models import JobRun
 from core.roles import Role
 from core.services import organization_settings_update
-from core.testing import token_client
 from procurement.models import Department
 from procurement.tests.helpers import csv_rows
-from usage.tests.factories import record, world
+from usage.tests.factories import record
 
-from .test_invoices import MARCH, agreement, close_and_generate, ingest, rec
+from .test_invoices import MARCH, close_and_generate, ingest
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def march(role_world):
-    """test_invoices.py's data: the agreement and March's usage of T-IN and T-OUT."""
-    world(vendor="acme", model="acme-large", price_in="0.50", price_out="2", cached="0.25")
-    agreement(token_client(role_world.user(Role.PROCUREMENT)))
-    finance = token_client(role_world.user(Role.FINANCE))
-    ingest(
-        finance,
-        [
-            rec(1, 2, "T-OUT", 800_000_000, tokens_out=50_000),
-            rec(2, 3, "T-IN", 600_000_000, tokens_out=100_000, cached=1_000_000),
-        ],
-    )
-    role_world.finance_client = finance
-    return role_world
 
 
 def browser(user) -> Client:
