@@ -1,5 +1,5 @@
-"""FilterSets of vendor invoices, reconciliations and GL accounts: one per model, shared by the UI
-lists and the API (NetBox's rule), so finance staff and scripts filter alike."""
+"""FilterSets of vendor invoices, reconciliations, GL accounts and SLA evaluations: one per model,
+shared by the UI lists and the API (NetBox's rule), so finance staff and scripts filter alike."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.db.models import Q
 from procurement.models import Department, Vendor
 from procurement.widgets import DateInput
 
-from .models import GlAccount, Reconciliation, VendorInvoice
+from .models import GlAccount, Reconciliation, SlaCredit, VendorInvoice
 from .months import PeriodError, parse_period
 
 
@@ -118,3 +118,17 @@ class GlAccountFilterSet(django_filters.FilterSet):
     class Meta:
         model = GlAccount
         fields = ["purpose", "vendor", "department", "account_code"]
+
+
+class SlaEvaluationFilterSet(django_filters.FilterSet):
+    period = MonthFilter(label="Month (YYYY-MM)")
+    vendor = django_filters.ModelChoiceFilter(
+        field_name="agreement__vendor", queryset=vendors, to_field_name="slug", label="Vendor"
+    )
+    agreement = django_filters.CharFilter(field_name="agreement__reference", label="Agreement (reference)")
+    metric = django_filters.CharFilter(label="Metric (e.g. availability, latency_p90)")
+    status = django_filters.MultipleChoiceFilter(choices=SlaCredit.Status.choices)
+
+    class Meta:
+        model = SlaCredit
+        fields = ["period", "vendor", "agreement", "metric", "status"]

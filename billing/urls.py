@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views, views_invoices, views_reconciliation, views_scorecard
+from . import views, views_invoices, views_reconciliation, views_scorecard, views_sla
 
 app_name = "billing"
 
@@ -36,3 +36,6 @@ urlpatterns += views_reconciliation.URLS
 urlpatterns += [
     path("vendors/<slug:slug>/scorecard/", views_scorecard.VendorScorecardView.as_view(), name="vendor_scorecard"),
 ]
+
+# SLA evaluations (billing/views_sla.py)
+urlpatterns += views_sla.URLS

@@ -79,6 +79,7 @@ def tabs(request, current: str) -> list[dict]:
         ("invoices", "Vendor invoices", "billing:vendor_invoice_list", "vendor_invoice"),
         ("accruals", "Accruals & GL export", "billing:accruals", "accrual"),
         ("gl_accounts", "GL accounts", "billing:gl_account_list", "gl_account"),
+        ("sla", "SLA", "billing:sla_list", "sla_evaluation"),
     ]
     return [
         {"key": key, "label": label, "url": reverse(name), "active": key == current}

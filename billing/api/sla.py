@@ -8,7 +8,6 @@ measured value, breach, credit % and credit (billing.services.sla), and a person
 
 from __future__ import annotations
 
-import django_filters
 from django.shortcuts import get_object_or_404
 from django.urls import re_path
 from drf_spectacular.utils import extend_schema
@@ -18,27 +17,11 @@ from rest_framework.response import Response
 from contracts.models import Agreement
 from core.api.base import APIView, ReadOnlyModelViewSet
 
-from ..filtersets_reconciliation import MonthFilter, vendors
+from ..filtersets_reconciliation import SlaEvaluationFilterSet
 from ..models import SlaCredit
-from ..months import previous_month
 from ..services import sla as sla_services
+from ..services.sla import sla_credit_list, sla_month_evaluate_once
 from .vendor_invoice_serializers import PeriodField, PeriodQuerySerializer
-
-
-def sla_credit_list():
-    return SlaCredit.objects.select_related("agreement__vendor").order_by("-period", "agreement__reference", "id")
-
-
-class SlaEvaluationFilterSet(django_filters.FilterSet):
-    period = MonthFilter(label="Month (YYYY-MM)")
-    vendor = django_filters.ModelChoiceFilter(field_name="agreement__vendor", queryset=vendors, to_field_name="slug")
-    agreement = django_filters.CharFilter(field_name="agreement__reference")
-    metric = django_filters.CharFilter()
-    status = django_filters.MultipleChoiceFilter(choices=SlaCredit.Status.choices)
-
-    class Meta:
-        model = SlaCredit
-        fields = ["period", "vendor", "agreement", "metric", "status"]
 
 
 class SlaEvaluationSerializer(serializers.ModelSerializer):
@@ -109,9 +92,7 @@ class SlaEvaluationViewSet(ReadOnlyModelViewSet):
         if "period" in request.query_params:
             query = PeriodQuerySerializer(data=request.query_params)
             query.is_valid(raise_exception=True)
-            month = query.validated_data["period"]
-            if month <= previous_month() and not SlaCredit.objects.filter(period=month).exists():
-                sla_services.sla_evaluate(month=month, actor=request.user)
+            sla_month_evaluate_once(month=query.validated_data["period"], actor=request.user)
         return super().list(request, *args, **kwargs)
 
 

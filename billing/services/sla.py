@@ -41,7 +41,7 @@ from procurement.models import Vendor
 from usage.models import UsageRecord
 
 from ..models import PerformanceSample, SlaCredit
-from ..months import month_last_day
+from ..months import month_last_day, previous_month
 from ..selectors._decimal import exact_decimal
 from ..selectors.performance import models_matching, vendor_performance
 
@@ -302,3 +302,14 @@ def performance_samples_import(*, vendor: Vendor, layout: str, content: str | by
         PerformanceSample.objects.bulk_create(samples, batch_size=5000)
     result.imported, result.replaced = len(samples), len(stale)
     return result
+
+
+def sla_credit_list():
+    return SlaCredit.objects.select_related("agreement__vendor").order_by("-period", "agreement__reference", "id")
+
+
+def sla_month_evaluate_once(*, month, actor) -> None:
+    """A list asked for `month`: evaluate it first when it has ended and has no row yet (the API
+    list and the UI list, billing/views_sla.py, alike)."""
+    if month <= previous_month() and not SlaCredit.objects.filter(period=month).exists():
+        sla_evaluate(month=month, actor=actor)
