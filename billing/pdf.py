@@ -50,6 +50,7 @@ LOCALE = "en"
 TEMPLATE = "billing/pdf/invoice.html"
 TEMPLATE_DIR = Path(settings.BASE_DIR) / "templates" / "billing" / "pdf"
 STYLESHEET = TEMPLATE_DIR / "invoice.css"
+DOCUMENT_STYLESHEET = TEMPLATE_DIR / "document.css"  # the page and fonts of every PDF
 
 # The order in which line kinds are printed, each kind under its own heading.
 KIND_ORDER = [
@@ -105,17 +106,21 @@ for _name in FONTTOOLS_LOGGERS:
 
 
 class _LocalFilesOnly(URLFetcher):
-    """Lets WeasyPrint read data: URLs and the files of the template folder, nothing else: a
+    """Lets WeasyPrint read data: URLs and the files of one template folder, nothing else: a
     department name or description can never make the renderer touch the network or the disk."""
+
+    def __init__(self, folder: Path, **kwargs):
+        super().__init__(**kwargs)
+        self.folder = folder.resolve()
 
     def fetch(self, url, headers=None):
         if url.startswith("data:"):
             return super().fetch(url, headers)
         if url.startswith("file:"):
             path = Path(url2pathname(urlsplit(url).path)).resolve()
-            if path.is_relative_to(TEMPLATE_DIR.resolve()):
+            if path.is_relative_to(self.folder):
                 return super().fetch(url, headers)
-        raise ValueError(f"invoice PDFs fetch nothing from outside their template folder: {url}")
+        raise ValueError(f"PDFs fetch nothing from outside their template folder: {url}")
 
 
 _render_lock = threading.Lock()
@@ -129,8 +134,8 @@ def _font_config() -> FontConfiguration:
 
 
 @cache
-def _url_fetcher() -> _LocalFilesOnly:
-    return _LocalFilesOnly(allowed_protocols={"file", "data"})
+def _url_fetcher(folder: Path = TEMPLATE_DIR) -> _LocalFilesOnly:
+    return _LocalFilesOnly(folder, allowed_protocols={"file", "data"})
 
 
 def _system_font_file(family: str, style: str) -> str | None:
@@ -206,14 +211,31 @@ def _lean_font_faces() -> str:
 
 
 @cache
-def _stylesheet() -> CSS:
-    """The lean font's @font-face rules and invoice.css, parsed once per process."""
+def _stylesheet(path: Path) -> CSS:
+    """A stylesheet parsed once per process; document.css with the lean font's @font-face rules."""
+    fonts = _lean_font_faces() + "\n" if path == DOCUMENT_STYLESHEET else ""
     return CSS(
-        string=_lean_font_faces() + "\n" + STYLESHEET.read_text(),
-        base_url=str(TEMPLATE_DIR) + "/",
+        string=fonts + path.read_text(),
+        base_url=str(path.parent) + "/",
         font_config=_font_config(),
-        url_fetcher=_url_fetcher(),
+        url_fetcher=_url_fetcher(path.parent),
     )
+
+
+def render_pdf(html: str, *, stylesheet: Path) -> bytes:
+    """A TokenLedger document as PDF bytes: document.css (A4, the invoice font, the running
+    reference at the foot of each page), then the document's own stylesheet. The HTML may read
+    only data: URLs and the files of the stylesheet's folder. Used for invoices here and for the monthly
+    report (insights.reports)."""
+    folder = stylesheet.parent
+    # The shared FontConfiguration (Pango and fontconfig underneath) is not made for concurrent
+    # use: threads of one process render one at a time (renders hold the GIL nearly throughout,
+    # so little is lost). Celery's prefork workers and gunicorn's sync workers never wait here.
+    with _render_lock:
+        document = HTML(string=html, base_url=str(folder), url_fetcher=_url_fetcher(folder))
+        return document.write_pdf(
+            stylesheets=[_stylesheet(DOCUMENT_STYLESHEET), _stylesheet(stylesheet)], font_config=_font_config()
+        )
 
 
 # -- formatting ---------------------------------------------------------------------------------
@@ -426,10 +448,4 @@ def invoice_html(*, invoice: Invoice) -> str:
 def invoice_pdf_render(*, invoice: Invoice) -> bytes:
     """The invoice or credit note as PDF bytes. An issued one carries its number and the issuer
     details frozen at issue; a draft or approved one prints DRAFT instead of a number."""
-    html = invoice_html(invoice=invoice)
-    # The shared FontConfiguration (Pango and fontconfig underneath) is not made for concurrent
-    # use: threads of one process render one at a time (renders hold the GIL nearly throughout,
-    # so little is lost). Celery's prefork workers and gunicorn's sync workers never wait here.
-    with _render_lock:
-        document = HTML(string=html, base_url=str(TEMPLATE_DIR), url_fetcher=_url_fetcher())
-        return document.write_pdf(stylesheets=[_stylesheet()], font_config=_font_config())
+    return render_pdf(invoice_html(invoice=invoice), stylesheet=STYLESHEET)

@@ -49,6 +49,11 @@ class OrganizationSettings(models.Model):
         default=False,
         help_text="Activating or amending an agreement and issuing invoices need a second user's approval.",
     )
+    monthly_report_day = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(28)],
+        help_text="Day of the month (1–28, UTC) the monthly report for the previous month is emailed.",
+    )
     mfa_required_roles = ArrayField(
         models.CharField(max_length=32, choices=Role.choices),
         default=list,

@@ -28,6 +28,7 @@ SETTINGS_FIELDS = (
     "invoice_footer",
     "default_payment_terms_days",
     "four_eyes_enabled",
+    "monthly_report_day",
     "mfa_required_roles",
 )
 

@@ -19,7 +19,7 @@ class InsightsConfig(AppConfig):
         # import insights: it sits below)
         register_forecast_source(latest_points)
         # tasks registered here, so eager mode and apply_async find them
-        for module in ("tasks_forecasts", "tasks"):
+        for module in ("tasks_forecasts", "tasks_reports", "tasks"):
             if find_spec(f"{self.name}.{module}") is not None:
                 import_module(f"{self.name}.{module}")
         # the unread count of the user's alert inbox beside "Alerts" in the sidebar

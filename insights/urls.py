@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_alerts, views_forecasts
+from . import views, views_alerts, views_forecasts, views_reports
 
 app_name = "insights"
 
@@ -26,4 +26,12 @@ urlpatterns += [
     path("alerts/rules/new/", views_alerts.AlertRuleEditView.as_view(), name="alert_rule_create"),
     path("alerts/rules/<int:pk>/edit/", views_alerts.AlertRuleEditView.as_view(), name="alert_rule_edit"),
     path("alerts/rules/<int:pk>/delete/", views_alerts.AlertRuleDeleteView.as_view(), name="alert_rule_delete"),
+]
+
+# Monthly reports (insights/views_reports.py)
+urlpatterns += [
+    path("reports/", views_reports.ReportListView.as_view(), name="report_list"),
+    path("reports/send/", views_reports.ReportSendView.as_view(), name="report_send"),
+    path("reports/<int:pk>/", views_reports.ReportDetailView.as_view(), name="report_detail"),
+    path("reports/<int:pk>/pdf/", views_reports.ReportPdfView.as_view(), name="report_pdf"),
 ]

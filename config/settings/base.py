@@ -344,6 +344,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(day_of_month=2, hour=4, minute=0),
         "options": {"expires": 20 * 3600},
     },
+    # Monthly report: each day at 06:00 UTC the task checks whether the organisation's report day
+    # (Settings, monthly_report_day) has come and the previous month's packs are not sent yet.
+    "insights-reports-monthly": {
+        "task": "insights.reports_monthly",
+        "schedule": crontab(hour=6, minute=0),
+        "options": {"expires": 6 * 3600},
+    },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -522,6 +529,8 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
         "InvoiceLineKindEnum": "billing.models.InvoiceLine.Kind",
         "VendorInvoiceStatusEnum": "billing.models.VendorInvoice.Status",
         "SlaCreditStatusEnum": "billing.models.SlaCredit.Status",
+        "ReportScopeEnum": "insights.models.MonthlyReport.Scope",
+        "ReportTriggerEnum": "insights.models.MonthlyReport.Trigger",
     }
 )
 

@@ -53,6 +53,7 @@ class OrganizationSettingsSerializer(serializers.ModelSerializer):
             "invoice_footer",
             "default_payment_terms_days",
             "four_eyes_enabled",
+            "monthly_report_day",
             "mfa_required_roles",
             "updated_at",
         ]

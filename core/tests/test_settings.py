@@ -50,6 +50,7 @@ def test_settings_page_saves_and_shows_errors_beside_fields(role_world):
         "default_payment_terms_days": "45",
         "issuer_name": "ACME Group",
         "four_eyes_enabled": "on",
+        "monthly_report_day": "5",
     }
     response = client.post("/settings/", form)
     assert response.status_code == 302
@@ -59,7 +60,10 @@ def test_settings_page_saves_and_shows_errors_beside_fields(role_world):
         org.fiscal_year_start_month,
         org.default_payment_terms_days,
         org.four_eyes_enabled,
-    ) == ("EUR", 7, 45, True)
+        org.monthly_report_day,
+    ) == ("EUR", 7, 45, True, 5)
+    response = client.post("/settings/", {**form, "monthly_report_day": "31"})
+    assert response.status_code == 200 and b"28" in response.content  # the report day is 1–28
     response = client.post("/settings/", {**form, "default_payment_terms_days": "999"})
     assert response.status_code == 200
     assert b"invalid-feedback" in response.content and b"365" in response.content

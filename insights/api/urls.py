@@ -6,6 +6,7 @@ router's forms with one work too. `alerts/evaluate` comes before the router's `a
 
 from django.urls import path
 
+from . import reports
 from .views import (
     AlertActionApi,
     AlertEvaluateApi,
@@ -33,3 +34,7 @@ PATHS = [
     path("inbox/<int:pk>/read", InboxActionApi.as_view({"post": "read"}), name="inbox-read-bare"),
     path("inbox/read-all", InboxActionApi.as_view({"post": "read_all"}), name="inbox-read-all-bare"),
 ]
+
+# Monthly reports (insights/api/reports.py)
+ROUTES += reports.ROUTES
+PATHS += reports.PATHS

@@ -202,3 +202,41 @@ def budget_burn(
         )
     )
     return burns
+
+
+def budget_month_actuals(
+    budgets: list[Budget], *, month_costs: list[tuple[int, int, date, Decimal]], month: date
+) -> dict[int, Decimal]:
+    """Each budget's spend in one month (its first day), summed over its subtree (and vendor) as
+    budget_burn sums the year: budget id → cost."""
+    trees = _subtrees({budget.department_id for budget in budgets})
+    in_month: dict[int, dict[int, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for department_id, vendor_id, first, cost in month_costs:
+        if first == month:
+            in_month[department_id][vendor_id] += cost
+    return {
+        budget.pk: _quantize(
+            sum(_in_tree(trees[budget.department_id], in_month, budget.vendor_id), Decimal(0)), COST_QUANTUM
+        )
+        for budget in budgets
+    }
+
+
+def top_level_budgets(budgets: list[Budget]) -> list[Budget]:
+    """The budgets that no other budget of the list contains: company-wide (no vendor) budgets
+    whose department has no ancestor with one. Their amounts add up without counting a
+    department twice (a vendor budget is a part of its department's, never added)."""
+    overall = {budget.department_id for budget in budgets if not budget.vendor_id}
+    parents = dict(Department.objects.values_list("id", "parent_id"))
+
+    def has_budgeted_ancestor(department_id: int) -> bool:
+        seen: set[int] = set()
+        parent = parents.get(department_id)
+        while parent is not None and parent not in seen:
+            if parent in overall:
+                return True
+            seen.add(parent)
+            parent = parents.get(parent)
+        return False
+
+    return [budget for budget in budgets if not budget.vendor_id and not has_budgeted_ancestor(budget.department_id)]

@@ -14,7 +14,7 @@ A department manager's figures hold only their departments and sub-departments.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -194,6 +194,8 @@ class Dashboard:
     budgets: list[BudgetBurn] | None = None
     commitments: list[CommitmentLine] | None = None
     manages_no_department: bool = False  # a manager who has been given no department yet
+    # The fiscal year's cost per (department id, vendor id, first day of the month) to `as_of`
+    month_costs: list[tuple[int, int, date, Decimal]] = field(default_factory=list)
 
     @property
     def has_usage(self) -> bool:
@@ -330,11 +332,35 @@ def dashboard(*, user, as_of: date) -> Dashboard:
     """Everything the home page shows, as of the end of `as_of` (a UTC date): this month to date
     against the same days of last month, the fiscal year to date, the last 60 days by vendor,
     and — where the user may read them — budgets and commitments."""
-    settings = organization_settings()
     department_ids = visible_department_ids(user) if is_department_scoped(user, "dashboard") else None
-    month, previous = month_to_date(as_of), same_days_last_month(as_of)
+    return spend_figures(
+        department_ids=department_ids,
+        as_of=as_of,
+        with_budgets=can(user, "budget", VIEW),
+        with_commitments=can(user, "agreement", VIEW),
+    )
+
+
+def spend_figures(
+    *,
+    department_ids: frozenset[int] | None,
+    as_of: date,
+    previous: Window | None = None,
+    chart: Window | None = None,
+    with_budgets: bool = True,
+    with_commitments: bool = True,
+) -> Dashboard:
+    """The dashboard's figures for a scope (None: the whole company; else these departments, each
+    with its sub-departments already included): the month of `as_of` to that day against
+    `previous` (default: the same days of last month), the fiscal year to date, the daily spend
+    over `chart` (default: the last 60 days), budgets and commitments (company-level: only for
+    the whole company). The monthly report asks for a month's last day against the whole month
+    before, its chart over the month."""
+    settings = organization_settings()
+    month = month_to_date(as_of)
+    previous = previous or same_days_last_month(as_of)
     fiscal_year, year = fiscal_year_to_date(as_of, settings.fiscal_year_start_month)
-    chart = Window(as_of - timedelta(days=CHART_DAYS - 1), as_of)
+    chart = chart or Window(as_of - timedelta(days=CHART_DAYS - 1), as_of)
 
     # this month and the same days of last month: per department × vendor (is_current) the sums,
     # per model the cost only (the movers)
@@ -396,10 +422,11 @@ def dashboard(*, user, as_of: date) -> Dashboard:
         movers=changes[:TOP_MOVERS],
         daily=_daily(chart, _daily_rows(chart, department_ids)),
         budgets=_budgets(fiscal_year, department_ids, month_costs, settings.fiscal_year_start_month, as_of)
-        if can(user, "budget", VIEW)
+        if with_budgets
         else None,
-        commitments=_commitment_lines(as_of) if can(user, "agreement", VIEW) else None,
+        commitments=_commitment_lines(as_of) if with_commitments and department_ids is None else None,
         manages_no_department=department_ids is not None and not department_ids,
+        month_costs=month_costs,
     )
 
 
