@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from celery import shared_task
 
 from core.jobs import job
 
 from .services import forecasts
+from .services.reports import reports_send_start
 
 
 @job
 def _refresh(run, report) -> dict:
-    return forecasts.forecasts_refresh(subject=run.params.get("subject"), run=run, report=report)
+    result = forecasts.forecasts_refresh(subject=run.params.get("subject"), run=run, report=report)
+    if run.params.get("then_reports"):
+        reports_send_start(period=date.fromisoformat(run.params["then_reports"]), actor=run.created_by)
+    return result
 
 
 @shared_task(name="insights.forecasts_refresh", acks_late=True)

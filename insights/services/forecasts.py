@@ -384,13 +384,13 @@ def forecasts_refresh(
     return {"forecasts": written, "failed": failed, "message": f"{written} forecasts computed"}
 
 
-def forecasts_refresh_start(*, subject: str | None = None, actor=None) -> JobRun:
-    return job_run_create(
-        kind="forecast_refresh",
-        created_by=actor,
-        params={"subject": subject} if subject else {},
-        task="insights.forecasts_refresh",
-    )
+def forecasts_refresh_start(*, subject: str | None = None, actor=None, then_reports: date | None = None) -> JobRun:
+    """A refresh run; with `then_reports`, once it has succeeded the month's reports are sent
+    (the demo's first start: packs with their forecasts)."""
+    params: dict = {"subject": subject} if subject else {}
+    if then_reports is not None:
+        params["then_reports"] = then_reports.isoformat()
+    return job_run_create(kind="forecast_refresh", created_by=actor, params=params, task="insights.forecasts_refresh")
 
 
 def latest_forecast(subject: str, metric: str, *, scenario: ForecastScenario | None = None) -> Forecast | None:

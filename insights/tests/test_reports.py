@@ -282,3 +282,16 @@ def test_beat_sends_the_previous_month_once_on_the_report_day(role_world, django
         december = reports_monthly_due(today=date(2026, 12, 9))  # beat was down on the 3rd: caught up
         assert december.params["period"] == "2026-11-01"
     assert len(callbacks) == 2  # each run's task is sent once its transaction commits
+
+
+def test_the_demo_chain_refreshes_forecasts_then_sends_the_reports(smtp, october, django_capture_on_commit_callbacks):
+    from insights.services.forecasts import forecasts_refresh_start
+
+    finance = october.users[Role.FINANCE]
+    with django_capture_on_commit_callbacks(execute=True):
+        refresh = forecasts_refresh_start(subject="department:T-IN", actor=finance, then_reports=OCTOBER)
+    refresh.refresh_from_db()
+    assert refresh.status == JobRun.Status.SUCCEEDED
+    sent = JobRun.objects.get(kind="report_send")
+    assert sent.status == JobRun.Status.SUCCEEDED and sent.params["period"] == "2026-10-01"
+    assert MonthlyReport.objects.filter(run=sent).count() == 3 and len(smtp.messages) == 4

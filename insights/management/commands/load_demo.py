@@ -19,10 +19,14 @@ from django.utils import timezone
 from accounts.models import ApiToken, User
 from accounts.services import api_token_create, user_create_or_update
 from billing.demo import load_gl_accounts, load_invoiced_month
+from billing.months import previous_month
 from contracts.demo import load_agreements
 from core.demo import load_fx_rates
 from core.roles import Role
 from core.services import organization_settings_ensure
+from insights.models import Forecast, MonthlyReport
+from insights.services.forecasts import forecasts_refresh_start
+from insights.services.reports import reports_send_start
 from procurement.demo import load_budgets, load_certifications, load_departments, load_price_book, load_vendors
 from usage.demo import load_sources, load_usage
 from usage.demo_costs import load_vendor_costs
@@ -53,7 +57,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-forecasts",
             action="store_true",
-            help="Do not queue the first forecasts (otherwise a refresh run is queued when there are none).",
+            help="Queue neither the first forecasts nor the first reports (else each is queued when there are none).",
         )
 
     def handle(self, *args, **opts) -> None:
@@ -105,13 +109,18 @@ class Command(BaseCommand):
         costs_added = load_vendor_costs(first_month, today - timedelta(days=1))
         load_gl_accounts()
         invoices_issued = load_invoiced_month(today, actor=User.objects.get(username="finance"))
-        if not opts["no_forecasts"]:
-            from insights.models import Forecast
-            from insights.services.forecasts import forecasts_refresh_start
-
-            if not Forecast.objects.exists():  # the worker computes them; nightly after that
-                with transaction.atomic():
-                    forecasts_refresh_start(actor=User.objects.get(username="finance"))
+        # The first start: the worker computes the forecasts (nightly after that), then writes and
+        # emails last month's reports (to var/mail/), as beat would on the report day.
+        finance = User.objects.get(username="finance")
+        first_reports = None if MonthlyReport.objects.exists() else previous_month(today)
+        if opts["no_forecasts"]:
+            pass
+        elif not Forecast.objects.exists():
+            with transaction.atomic():
+                forecasts_refresh_start(actor=finance, then_reports=first_reports)
+        elif first_reports is not None:
+            with transaction.atomic():
+                reports_send_start(period=first_reports, actor=finance)
         logins_path.parent.mkdir(parents=True, exist_ok=True)
         logins_path.write_text(json.dumps(logins, indent=2))
         logins_path.chmod(0o600)
