@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test setup lint format check clean
+.PHONY: run test setup debian-packages lint format check clean
 .DEFAULT_GOAL := run
 
 $(VENV)/.installed: pyproject.toml
@@ -20,10 +20,20 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed node_modules/.installed
 
+# Debian packages the tests need: chromium for the browser tests (Playwright drives it; test tools
+# may not download browsers), CJK fonts and HarfBuzz's subsetter for the PDFs.
+DEBIAN_PACKAGES := chromium fonts-noto-cjk libharfbuzz-subset0
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+debian-packages:
+	@dpkg -s $(DEBIAN_PACKAGES) >/dev/null 2>&1 || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get install -y --no-install-recommends $(DEBIAN_PACKAGES) >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES); }; }
+
 run: setup
 	$(PY) -m scripts.run
 
-test: setup
+test: setup debian-packages
 	$(PY) -m scripts.test $(ARGS)
 
 lint:
