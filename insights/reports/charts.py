@@ -1,5 +1,5 @@
-"""The monthly report's charts, drawn server-side with matplotlib as SVG for WeasyPrint to lay
-into the PDF (DESIGN.md, PDF: charts inside PDFs are rendered server-side).
+"""The monthly report's charts, drawn server-side with matplotlib as SVG images (data: URLs) for
+WeasyPrint to lay into the PDF (DESIGN.md, PDF: charts inside PDFs are rendered server-side).
 
 Text stays text (`svg.fonttype = none`): the PDF's font renders it (so a department's name in
 Chinese prints as it does in the tables) and it can be searched and read back from the PDF.
@@ -10,6 +10,7 @@ the same bytes.
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Sequence
 from datetime import date
@@ -62,10 +63,12 @@ def _money_axis(currency: str) -> FuncFormatter:
 
 
 def _svg(figure: Figure) -> str:
-    out = io.StringIO()
+    """The chart as a data: URL of its SVG, for an <img> in the report. As an image, WeasyPrint's SVG
+    renderer reads it alone (inline in the HTML, the page's CSS parser would also read, and warn
+    about, every SVG style attribute)."""
+    out = io.BytesIO()
     figure.savefig(out, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
-    text = out.getvalue()
-    return text[text.index("<svg") :]  # without the XML declaration and doctype, to sit inline in HTML
+    return "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
 def ranked(rows: Sequence[tuple[str, Decimal]], keep: int = MAX_BARS) -> list[tuple[str, Decimal]]:
