@@ -3,10 +3,10 @@ against seasonal naive, scenarios to compare, a refresh and a CSV export."""
 
 from __future__ import annotations
 
-import csv
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+import tablib
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
@@ -20,9 +20,11 @@ from core.policy import CHANGE, can, is_department_scoped
 from core.scoping import visible_department_ids
 from core.views.mixins import PolicyRequiredMixin
 from procurement.models import Department, Vendor
+from usage.views.explorer import EXPORT_TYPES
 
 from .api.forecasts import check_subject_visible
 from .models import Forecast, ForecastScenario
+from .selectors.cash import cash_view
 from .services import forecasts as services
 
 
@@ -102,8 +104,8 @@ class ForecastView(PolicyRequiredMixin, TemplateView):
             scenario_forecast = services.latest_forecast(subject, metric, scenario=scenario) if scenario else None
             context.update(forecast=forecast, scenario=scenario, scenario_forecast=scenario_forecast)
             if forecast is not None:
-                if request.GET.get("export") == "csv":
-                    return self.export(forecast)
+                if request.GET.get("export") in EXPORT_TYPES:
+                    return self.export(forecast, request.GET["export"])
                 context["chart"] = chart_data(forecast, scenario_forecast)
                 context["backtest"] = forecast.backtest or {}
                 context["total"] = sum((Decimal(p["value"] or 0) for p in forecast.points), Decimal(0))
@@ -113,14 +115,11 @@ class ForecastView(PolicyRequiredMixin, TemplateView):
                     )
         return self.render_to_response(self.get_context_data(**context))
 
-    def export(self, forecast: Forecast) -> HttpResponse:
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
+    def export(self, forecast: Forecast, export_format: str) -> HttpResponse:
         name = forecast.subject.replace(":", "-").replace("/", "_")
-        response["Content-Disposition"] = f'attachment; filename="forecast_{name}_{forecast.metric}.csv"'
-        writer = csv.writer(response)
-        writer.writerow(["date", "value", "low80", "high80", "low95", "high95", "method", "version"])
+        data = tablib.Dataset(headers=["date", "value", "low80", "high80", "low95", "high95", "method", "version"])
         for point in forecast.points:
-            writer.writerow(
+            data.append(
                 [
                     point["date"],
                     point["value"],
@@ -132,7 +131,7 @@ class ForecastView(PolicyRequiredMixin, TemplateView):
                     forecast.version,
                 ]
             )
-        return response
+        return dataset_response(data, f"forecast_{name}_{forecast.metric}", export_format)
 
     def post(self, request, *args, **kwargs):
         subject = request.POST.get("subject", "")
@@ -172,12 +171,26 @@ class ForecastView(PolicyRequiredMixin, TemplateView):
 
 
 class CashView(PolicyRequiredMixin, TemplateView):
-    """/forecasts/cash/: what falls due to vendors when, by month and item."""
+    """/forecasts/cash/: what falls due to vendors when, by month and item (`?export=csv|xlsx`:
+    the items)."""
 
     policy_resource = "cash"
     template_name = "insights/forecasts/cash.html"
 
-    def get_context_data(self, **kwargs):
-        from .selectors.cash import cash_view
+    def get(self, request, *args, **kwargs):
+        view = cash_view()
+        if request.GET.get("export") in EXPORT_TYPES:
+            data = tablib.Dataset(headers=["due", "vendor", "what", "from", "amount", "low", "high", "currency"])
+            for item in view.items:
+                data.append(
+                    [item.due, item.vendor, item.what, item.source, item.amount, item.low, item.high, view.currency]
+                )
+            return dataset_response(data, f"cash_{view.start:%Y-%m-%d}_{view.end:%Y-%m-%d}", request.GET["export"])
+        return self.render_to_response(self.get_context_data(view=view, **kwargs))
 
-        return super().get_context_data(view=cash_view(), **kwargs)
+
+def dataset_response(data: tablib.Dataset, name: str, export_format: str) -> HttpResponse:
+    """A table as a CSV or XLSX download (the lists' export formats)."""
+    response = HttpResponse(data.export(export_format), content_type=EXPORT_TYPES[export_format])
+    response["Content-Disposition"] = f'attachment; filename="{name}.{export_format}"'
+    return response

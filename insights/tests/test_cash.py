@@ -61,3 +61,14 @@ def test_months_fall_due_by_the_agreements_terms(role_world):
     body = finance.get("/api/v1/cash").json()
     assert Decimal(body["total"]) == view.total and body["currency"] == "USD"
     assert token_client(role_world.user(Role.DEPARTMENT_MANAGER)).get("/api/v1/cash").status_code == 403
+
+    # the page's exports: every item, in CSV and XLSX
+    from django.test import Client
+
+    web = Client()
+    web.force_login(role_world.user(Role.FINANCE))
+    csv_text = web.get("/forecasts/cash/", {"export": "csv"}).content.decode()
+    assert csv_text.splitlines()[0].startswith("due,vendor,what,from,amount")
+    assert len(csv_text.strip().splitlines()) == len(view.items) + 1 and "Invoice INV-1" in csv_text
+    workbook = web.get("/forecasts/cash/", {"export": "xlsx"})
+    assert workbook["Content-Disposition"].endswith('.xlsx"') and workbook.content[:2] == b"PK"

@@ -145,6 +145,8 @@ def test_the_forecast_page(history, client):
     )
     export = client.get("/forecasts/?subject=department:T-IN&metric=tokens&export=csv")
     assert export["Content-Type"].startswith("text/csv") and export.content.count(b"\n") == len(baseline.points) + 1
+    workbook = client.get("/forecasts/?subject=department:T-IN&metric=tokens&export=xlsx")
+    assert workbook["Content-Type"].startswith("application/vnd.openxmlformats") and workbook.content[:2] == b"PK"
 
     client.login(username=history.user(Role.DEPARTMENT_MANAGER).username, password=PASSWORD)
     assert client.get("/forecasts/?subject=department:T-IN&metric=tokens").status_code == 200
