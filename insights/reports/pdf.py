@@ -102,14 +102,15 @@ def _kpis(data: MonthlyReportData) -> list[Kpi]:
         else f"FY{data.fiscal_year} to the month's end"
     )
     kpis.append(Kpi("Fiscal year to date", money_format(data.ytd.cost, c), year_note))
-    if data.forecasts and data.forecasts[0].next_month_value is not None:
-        panel = data.forecasts[0]
+    panels = data.forecasts
+    if panels and all(p.next_month_value is not None and (p.currency or c) == c for p in panels):
+        # the scope's forecast: the company's, or the sum of the managed departments' (disjoint subtrees)
         kpis.append(
             Kpi(
-                f"Forecast for {month_format(panel.next_month)}",
-                money_format(panel.next_month_value, panel.currency or c),
-                f"80 %: {money_format(panel.next_month_low, panel.currency or c)} – "
-                f"{money_format(panel.next_month_high, panel.currency or c)}",
+                f"Forecast for {month_format(panels[0].next_month)}",
+                money_format(sum((p.next_month_value for p in panels), Decimal(0)), c),
+                f"80 %: {money_format(sum((p.next_month_low for p in panels), Decimal(0)), c)} – "
+                f"{money_format(sum((p.next_month_high for p in panels), Decimal(0)), c)}",
             )
         )
     kpis.append(

@@ -165,6 +165,7 @@ def test_each_recipient_gets_exactly_their_scope(smtp, october, django_capture_o
     for figure in ("Managed", "SecretOps", "AcmeAI", "HiddenVendor", "$11,222.21", "SLAresultsandcredits"):
         assert figure in company, figure
     assert "$12.34" in company  # the SLA credit
+    assert "FORECASTFORNOVEMBER2026$12,000.00" in company  # the KPI: 30 days × 400
     assert "Commitments:utilisationandprojectedshortfall" in company
 
     (message,) = smtp.to(manager)
@@ -188,6 +189,7 @@ def test_each_recipient_gets_exactly_their_scope(smtp, october, django_capture_o
     ):
         assert figure not in mine, figure
     assert "Monthlyreport" in mine and "October2026" in mine
+    assert "FORECASTFORNOVEMBER2026$1,350.00" in mine  # the KPI, T-IN: 30 days × 45
 
     (message,) = smtp.to(other)
     theirs = pdf_text(attachment(message)[1])
