@@ -26,6 +26,10 @@ from .selectors.alerts import inbox_items
 from .services import alerts as services
 from .tables_alerts import AlertListFilterSet, AlertRuleTable, AlertTable, severity_badge
 
+# Figures kept for machines (webhooks, dedup) that the page shows otherwise: the level the rules
+# compare, and ids of the budget or commitment the "Open what it is about" button leads to.
+HIDDEN_FIGURES = {"level", "budget", "commitment"}
+
 
 def alert_queryset():
     return Alert.objects.select_related("department", "vendor", "acknowledged_by", "resolved_by")
@@ -88,7 +92,9 @@ class AlertDetailView(ObjectDetailView):
             title=alert.title,
             severity=severity_badge(alert),
             data_rows=[
-                (key.replace("_", " "), value) for key, value in sorted((alert.data or {}).items()) if key != "level"
+                (key.replace("_", " "), value)
+                for key, value in sorted((alert.data or {}).items())
+                if key not in HIDDEN_FIGURES
             ],
             deliveries=list(alert.deliveries.select_related("rule").order_by("channel", "recipient"))
             if show_deliveries

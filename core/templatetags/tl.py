@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+
 from django import template
 from django.templatetags.static import static
 from django.utils.html import format_html
@@ -49,5 +53,43 @@ def history_changes(record) -> list[dict]:
         if change.field in HISTORY_IGNORED:
             continue
         field = record.instance_type._meta.get_field(change.field)
-        changes.append({"field": field.verbose_name, "old": change.old, "new": change.new})
+        changes.append(
+            {
+                "field": field.verbose_name,
+                "old": history_value(field, change.old),
+                "new": history_value(field, change.new),
+            }
+        )
     return changes
+
+
+def history_value(field, value) -> str:
+    """A changed value as people read it: a related object by its name (not its id), a choice by
+    its label, a time in UTC as the rest of the page writes it, a decimal without trailing zeros."""
+    if value in (None, ""):
+        return ""
+    if field.many_to_one or field.one_to_one:
+        related = field.related_model._default_manager.filter(pk=value).first()
+        return str(related) if related is not None else f"#{value} (deleted)"
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, Decimal):
+        return figure(value)
+    return str(value)
+
+
+DECIMAL_TEXT = re.compile(r"^-?\d+\.\d+$")
+
+
+@register.filter
+def figure(value):
+    """A decimal (or its text, as JSON keeps them) without the trailing zeros of its stored places
+    but with at least two: 850.000000000000 → 850.00, 0.123400 → 0.1234. Anything else as it is."""
+    if isinstance(value, str) and DECIMAL_TEXT.match(value):
+        value = Decimal(value)
+    if not isinstance(value, Decimal) or not value.is_finite():
+        return value
+    whole, _, places = format(value.normalize(), "f").partition(".")
+    return f"{whole}.{places.ljust(2, '0')}"
