@@ -93,3 +93,9 @@ def figure(value):
         return value
     whole, _, places = format(value.normalize(), "f").partition(".")
     return f"{whole}.{places.ljust(2, '0')}"
+
+
+@register.filter
+def label(key) -> str:
+    """A result key as a label: cost_lines → Cost lines."""
+    return str(key).replace("_", " ").capitalize()
