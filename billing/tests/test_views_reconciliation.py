@@ -204,7 +204,7 @@ def form_data(**overrides) -> dict:
 def test_finance_enters_an_invoice_with_lines_and_a_document(finance, role_world):
     vendor("acme", "Acme AI", "USD", payment_terms_days=14)
     page = finance.get(f"{INVOICES}new/").content.decode()
-    assert 'data-formset-add="lines"' in page and "vendor_invoice_form.js" in page and 'type="month"' in page
+    assert 'data-formset-add="lines"' in page and "js/formset.js" in page and 'type="month"' in page
     data = form_data(document=SimpleUploadedFile("acme.pdf", PDF, content_type="application/pdf"))
     response = finance.post(f"{INVOICES}new/", data)
     assert response.status_code == 302, response.content.decode()[:3000]
