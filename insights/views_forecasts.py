@@ -22,7 +22,7 @@ from core.views.mixins import PolicyRequiredMixin
 from procurement.models import Department, Vendor
 from usage.views.explorer import EXPORT_TYPES
 
-from .api.forecasts import check_subject_visible
+from .api.forecasts import check_subject_visible, scenario_list
 from .models import Forecast, ForecastScenario
 from .selectors.cash import cash_view
 from .services import forecasts as services
@@ -91,7 +91,7 @@ class ForecastView(PolicyRequiredMixin, TemplateView):
         context = {"subject": subject, "metric": metric, "choices": subject_choices(request.user)}
         context["can_change"] = can(request.user, "forecast", CHANGE)
         context["can_see_cash"] = can(request.user, "cash")
-        context["scenarios"] = ForecastScenario.objects.order_by("name", "id")
+        context["scenarios"] = scenario_list(request.user)
         if subject:
             try:
                 check_subject_visible(request.user, subject)
@@ -100,7 +100,7 @@ class ForecastView(PolicyRequiredMixin, TemplateView):
             forecast = services.latest_forecast(subject, metric)
             scenario = None
             if request.GET.get("scenario", "").isdigit():
-                scenario = ForecastScenario.objects.filter(pk=request.GET["scenario"]).first()
+                scenario = context["scenarios"].filter(pk=request.GET["scenario"]).first()
             scenario_forecast = services.latest_forecast(subject, metric, scenario=scenario) if scenario else None
             context.update(forecast=forecast, scenario=scenario, scenario_forecast=scenario_forecast)
             if forecast is not None:

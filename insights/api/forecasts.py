@@ -3,6 +3,7 @@ and scenarios."""
 
 from __future__ import annotations
 
+from django.db.models import Q, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -85,6 +86,20 @@ def check_subject_visible(user, subject: str) -> None:
         department_id = Department.objects.filter(code=code).values_list("pk", flat=True).first()
     if department_id is None or department_id not in visible:
         raise NotFound(f"No forecast for {subject!r}")
+
+
+def scenario_list(user) -> QuerySet[ForecastScenario]:
+    """The scenarios `user` may see: a department manager, those of every subject (blank) and of
+    their departments' subjects only; another department's scenario (whose name may say what it
+    plans) is never listed."""
+    scenarios = ForecastScenario.objects.select_related("created_by").order_by("name", "id")
+    if not is_department_scoped(user, "forecast"):
+        return scenarios
+    codes = list(Department.objects.filter(pk__in=visible_department_ids(user)).values_list("code", flat=True))
+    visible = Q(subject="") | Q(subject__in=[f"department:{code}" for code in codes])
+    for code in codes:
+        visible |= Q(subject__startswith=f"series:{code}/")
+    return scenarios.filter(visible)
 
 
 SUBJECT = OpenApiParameter(
@@ -214,7 +229,7 @@ class ForecastScenarioViewSet(ModelViewSet):
     filterset_fields = ["subject"]
 
     def get_queryset(self):
-        return ForecastScenario.objects.select_related("created_by").order_by("name", "id")
+        return scenario_list(self.request.user)
 
     def perform_create(self, serializer):
         serializer.save(created_by=self.request.user)
