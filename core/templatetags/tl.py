@@ -73,6 +73,10 @@ def history_value(field, value) -> str:
         return str(related) if related is not None else f"#{value} (deleted)"
     if field.choices:
         return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, dict):  # a JSON object (an invoice's issuer details): its filled-in entries
+        return "; ".join(f"{key}: {item}" for key, item in value.items() if item not in (None, "", [], {})) or "—"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) or "—"
     if isinstance(value, datetime):
         return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     if isinstance(value, Decimal):

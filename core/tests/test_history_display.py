@@ -64,3 +64,12 @@ def test_figures_drop_stored_trailing_zeros(value, shown):
     from core.templatetags.tl import figure
 
     assert figure(value) == shown
+
+
+def test_json_values_read_as_their_entries():
+    from billing.models import Invoice
+    from core.templatetags.tl import history_value
+
+    field = Invoice._meta.get_field("issuer")
+    assert history_value(field, {"name": "ACME", "email": "", "tax_id": "GB1"}) == "name: ACME; tax_id: GB1"
+    assert history_value(field, {"name": ""}) == "—"

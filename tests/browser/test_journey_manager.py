@@ -216,7 +216,7 @@ def test_a_manager_sees_only_their_departments_everywhere(page, company, request
     ):
         response = page.goto(url)
         assert response.status == 404, url
-        assert page.locator(".empty-title").inner_text() == "Page not found", url
+        assert page.get_by_role("heading", level=1).inner_text() == "Page not found", url
         assert "belongs to a department you don't manage" in page.inner_text("body"), url
         assert_no_trace_of_t_out(page, url)
 
