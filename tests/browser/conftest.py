@@ -109,7 +109,9 @@ def sign_in(page, user, password: str = PASSWORD) -> None:
 
 
 def axe_violations(page, *, impacts=("serious", "critical")) -> list[dict]:
-    page.add_script_tag(path=str(AXE))
+    # (already there when the context injects it into every page: context.add_init_script(path=AXE))
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.add_script_tag(path=str(AXE))
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     return [
         {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
