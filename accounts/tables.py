@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import django_tables2 as tables
 
+from core.columns import DateTimeColumn
+
 from .models import ApiToken, User
 
 
@@ -11,7 +13,7 @@ class UserTable(tables.Table):
     role = tables.Column()
     departments = tables.Column(accessor="managed_departments", verbose_name="Departments", orderable=False)
     is_active = tables.BooleanColumn(verbose_name="Active")
-    last_login = tables.DateTimeColumn(format="Y-m-d H:i")
+    last_login = DateTimeColumn(format="Y-m-d H:i")
 
     class Meta:
         model = User
@@ -29,9 +31,9 @@ class ApiTokenTable(tables.Table):
     user = tables.Column(accessor="user__username", verbose_name="User")
     sources = tables.Column(accessor="source_slugs", verbose_name="Sources", orderable=False)
     status = tables.TemplateColumn(template_name="accounts/_token_status.html", orderable=False, verbose_name="Status")
-    created_at = tables.DateTimeColumn(format="Y-m-d H:i")
-    expires_at = tables.DateTimeColumn(format="Y-m-d", default="never")
-    last_used_at = tables.DateTimeColumn(format="Y-m-d H:i", default="never")
+    created_at = DateTimeColumn(format="Y-m-d H:i")
+    expires_at = DateTimeColumn(format="Y-m-d", default="never")
+    last_used_at = DateTimeColumn(format="Y-m-d H:i", default="never")
     actions = tables.TemplateColumn(
         template_name="accounts/_token_actions.html", orderable=False, verbose_name="", exclude_from_export=True
     )

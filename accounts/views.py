@@ -13,6 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from core import directory
+from core.columns import DateTimeColumn
 from core.exceptions import ApplicationError
 from core.policy import CHANGE, can
 from core.views.generic import ObjectListView, ServiceFormView, add_service_errors
@@ -169,9 +170,9 @@ class ApprovalTable(tables.Table):
     resource = tables.Column(visible=False)  # shown under the object; exported on its own
     object_key = tables.Column(verbose_name="Object", attrs={"td": {"class": "text-nowrap"}})
     requested_by = tables.Column(accessor="requested_by__username", verbose_name="Asked by")
-    requested_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Asked (UTC)")
+    requested_at = DateTimeColumn(format="Y-m-d H:i", verbose_name="Asked (UTC)")
     decided_by = tables.Column(accessor="decided_by__username", verbose_name="Decided by", default="—")
-    decided_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Decided (UTC)", visible=False)
+    decided_at = DateTimeColumn(format="Y-m-d H:i", verbose_name="Decided (UTC)", visible=False)
     actions = tables.TemplateColumn(
         template_name="accounts/approval_actions.html", orderable=False, verbose_name="", exclude_from_export=True
     )

@@ -19,6 +19,7 @@ from django.utils.safestring import mark_safe
 
 from contracts.models import TokenClass
 from contracts.tables import plain_price
+from core.columns import DateColumn, DateTimeColumn
 from core.exceptions import ApplicationError
 from procurement.filtersets import visible_departments
 
@@ -93,8 +94,8 @@ class InvoiceTable(tables.Table):
     status = tables.Column()
     total = tables.Column(attrs=NUM, order_by=("total",))
     currency = tables.Column(visible=False)  # in exports, beside the plain total
-    issue_date = tables.DateColumn(format="Y-m-d", default="—")
-    due_date = tables.DateColumn(format="Y-m-d", default="—")
+    issue_date = DateColumn(format="Y-m-d", default="—")
+    due_date = DateColumn(format="Y-m-d", default="—")
     original = tables.Column(
         accessor="original__number", verbose_name="Credits", order_by=("original__number",), default=""
     )
@@ -247,7 +248,7 @@ class PeriodTable(tables.Table):
     unallocated = tables.Column(attrs=NUM, verbose_name="Unallocated records")
     invoices = tables.Column(attrs=NUM, verbose_name="Invoices generated")
     issued = tables.Column(attrs=NUM, verbose_name="Issued")
-    closed_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Closed (UTC)", default="—")
+    closed_at = DateTimeColumn(format="Y-m-d H:i", verbose_name="Closed (UTC)", default="—")
     closed_by = tables.Column(default="—", verbose_name="Closed by")
     acknowledged = tables.Column(orderable=False, verbose_name="Acknowledged", default="")
     links = tables.TemplateColumn(

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from billing.templatetags.billing_tags import money
+from core.columns import DateColumn
 from core.policy import CHANGE, can
 
 from .models import GlAccount, Reconciliation, VendorInvoice
@@ -125,9 +126,9 @@ class ReconciliationTable(tables.Table):
 class VendorInvoiceTable(tables.Table):
     number = tables.Column(verbose_name="Number")
     vendor = tables.Column(accessor="vendor__name", order_by=("vendor__name",))
-    invoice_date = tables.DateColumn(format="Y-m-d", verbose_name="Date")
+    invoice_date = DateColumn(format="Y-m-d", verbose_name="Date")
     period = tables.Column(verbose_name="Month")
-    due_date = tables.DateColumn(format="Y-m-d", verbose_name="Due")
+    due_date = DateColumn(format="Y-m-d", verbose_name="Due")
     currency = tables.Column()
     subtotal = MoneyColumn()
     tax = MoneyColumn()

@@ -8,6 +8,7 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from core.columns import DateTimeColumn, TemplateColumn
 from core.roles import Role
 from procurement.filtersets import vendors, visible_departments
 
@@ -54,9 +55,9 @@ class AlertTable(tables.Table):
     type = tables.Column()
     department = tables.Column(accessor="department__code", verbose_name="Department", default="company-wide")
     vendor = tables.Column(accessor="vendor__name", verbose_name="Vendor", default="—")
-    raised_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Raised (UTC)")
-    last_seen_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Last seen (UTC)")
-    status = tables.TemplateColumn(
+    raised_at = DateTimeColumn(format="Y-m-d H:i", verbose_name="Raised (UTC)")
+    last_seen_at = DateTimeColumn(format="Y-m-d H:i", verbose_name="Last seen (UTC)")
+    status = TemplateColumn(
         template_code='{% include "insights/alerts/_actions.html" with alert=record compact=True %}',
         verbose_name="Status",
         order_by=("status",),

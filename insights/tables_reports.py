@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from billing.filtersets_reconciliation import MonthFilter
 from billing.pdf import money_format
+from core.columns import DateColumn, DateTimeColumn
 
 from .models import MonthlyReport
 
@@ -26,12 +27,12 @@ class ReportFilterSet(django_filters.FilterSet):
 
 
 class ReportTable(tables.Table):
-    period = tables.DateColumn(format="Y-m", verbose_name="Month")
+    period = DateColumn(format="Y-m", verbose_name="Month")
     title = tables.Column(verbose_name="Report")
     trigger = tables.Column(verbose_name="Sent by")
     spend = tables.Column(accessor="summary", verbose_name="Spend", orderable=False)
     recipients = tables.Column(verbose_name="Recipients")
-    generated_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Written (UTC)")
+    generated_at = DateTimeColumn(format="Y-m-d H:i", verbose_name="Written (UTC)")
     pdf = tables.Column(accessor="pk", verbose_name="PDF", orderable=False, exclude_from_export=True)
 
     class Meta:

@@ -4,6 +4,8 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
 
+from core.columns import DateTimeColumn
+
 from .models import AttributionRule, IngestionRun, Source, VendorCostLine
 from .models.sources import PullHealth
 
@@ -23,10 +25,10 @@ class SourceTable(tables.Table):
     name = tables.Column(linkify=True)
     vendor = tables.Column(linkify=True, default="several vendors", order_by=("vendor__name",))
     is_active = tables.BooleanColumn(verbose_name="Active")
-    last_pull_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Last pull (UTC)", default="—")
-    next_pull_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Next pull (UTC)", default="—")
+    last_pull_at = DateTimeColumn(format="Y-m-d H:i", verbose_name="Last pull (UTC)", default="—")
+    next_pull_at = DateTimeColumn(format="Y-m-d H:i", verbose_name="Next pull (UTC)", default="—")
     health = tables.Column(accessor="pull_health", verbose_name="Pull health", orderable=False, empty_values=())
-    updated_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Updated (UTC)")
+    updated_at = DateTimeColumn(format="Y-m-d H:i", verbose_name="Updated (UTC)")
 
     class Meta:
         model = Source
@@ -93,7 +95,7 @@ class IngestionRunTable(tables.Table):
     duplicates = tables.Column(attrs=NUM, visible=False)
     restated = tables.Column(attrs=NUM, visible=False)
     rejected = tables.Column(attrs=NUM)
-    created_at = tables.DateTimeColumn(
+    created_at = DateTimeColumn(
         format="Y-m-d H:i", verbose_name="Started (UTC)", attrs={"td": {"class": "text-nowrap"}}
     )
 
@@ -141,7 +143,7 @@ class IngestionRunTable(tables.Table):
 class AttributionRuleTable(tables.Table):
     value = tables.Column(attrs={"td": {"class": "text-nowrap"}})
     department = tables.Column(order_by=("department__code",), attrs={"td": {"class": "text-nowrap"}})
-    updated_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Updated (UTC)")
+    updated_at = DateTimeColumn(format="Y-m-d H:i", verbose_name="Updated (UTC)")
     actions = tables.Column(accessor="pk", verbose_name="", orderable=False, exclude_from_export=True)
 
     class Meta:
@@ -196,7 +198,7 @@ class VendorCostLineTable(tables.Table):
         order_by=("period_start", "period_end"),
         attrs={"td": {"class": "text-nowrap"}},
     )
-    period_end = tables.DateTimeColumn(visible=False, verbose_name="Period end (UTC)")
+    period_end = DateTimeColumn(visible=False, verbose_name="Period end (UTC)")
     vendor = tables.Column(order_by=("vendor__name",))
     line_item = tables.Column(verbose_name="Line item", default="—")
     description = tables.Column(visible=False)

@@ -1,7 +1,13 @@
 """Reads of the billing app: commitment status and budget status (more to come: invoices, SLA)."""
 
 from .budgets import BudgetMonth, BudgetStatus, BudgetThreshold, BudgetVendorActual, budget_status
-from .commitments import CommitmentPoint, CommitmentStatus, commitment_status, commitment_statuses
+from .commitments import (
+    CommitmentPoint,
+    CommitmentStatus,
+    commitment_status,
+    commitment_statuses,
+    commitment_statuses_many,
+)
 
 __all__ = [
     "BudgetMonth",
@@ -13,4 +19,5 @@ __all__ = [
     "budget_status",
     "commitment_status",
     "commitment_statuses",
+    "commitment_statuses_many",
 ]

@@ -177,7 +177,7 @@ def _add_shortfall_accruals(rows: list[AccrualRow], *, month: date, on: date, fx
     """The accrued part of the projected shortfall charge of each take-or-pay period still running."""
     from contracts.models import Agreement, Commitment
 
-    from .commitments import commitment_statuses
+    from .commitments import commitment_statuses_many
 
     last = month_last_day(month)
     by_vendor = {row.vendor.pk: row for row in rows}
@@ -186,11 +186,12 @@ def _add_shortfall_accruals(rows: list[AccrualRow], *, month: date, on: date, fx
         .exclude(status=Agreement.Status.DRAFT)
         .filter(commitments__treatment=Commitment.Treatment.TAKE_OR_PAY)
         .distinct()
+        .prefetch_related("commitments")
     )
-    for agreement in agreements:
+    asked = [(agreement, min(max(last, agreement.start), agreement.end)) for agreement in agreements]
+    for (agreement, _as_of), statuses in zip(asked, commitment_statuses_many(asked), strict=True):
         row = by_vendor[agreement.vendor_id]
-        as_of = min(max(last, agreement.start), agreement.end)
-        for status in commitment_statuses(agreement=agreement, as_of=as_of):
+        for status in statuses:
             if status.treatment != Commitment.Treatment.TAKE_OR_PAY or status.shortfall_charge <= 0:
                 continue
             if status.period_end <= last or status.period_start > last:

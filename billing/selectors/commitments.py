@@ -1,7 +1,9 @@
 """Commitment status: how far an agreement's commitments are consumed in the current period.
 
 Everything is read from the daily rollups (usage_daily_rollup), never from usage records, so the
-answer costs one grouped query per agreement whatever the volume of usage.
+answer costs three queries whatever the volume of usage — the commitments, one grouped rollup query
+and the forecasts — and `commitment_statuses_many` answers for any number of agreements in the same
+three (a list of agreements costs no query per agreement).
 
 For each commitment, the period is the commitment period (annual, quarterly, monthly counted from
 the agreement's start, month ends clamped: contracts.rating.pricing_period) that contains
@@ -28,11 +30,12 @@ the stored costs; divisions rounded half up), percentages 2 places.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from contracts.models import Agreement, Commitment
 from contracts.rating import pricing_period
@@ -111,21 +114,28 @@ def commitment_period_for(commitment: Commitment, *, agreement: Agreement, as_of
     )
 
 
-def _daily_consumption(*, vendor_id: int, first: date, last: date) -> dict[date, dict[str, Decimal]]:
-    """Per day: the four token sums and the agreement-currency cost of the vendor's rollups."""
-    if last < first:
+def _daily_consumption(ranges: dict[int, tuple[date, date]]) -> dict[int, dict[date, dict[str, Decimal]]]:
+    """Per vendor and day: the four token sums and the agreement-currency cost of the vendor's
+    rollups on the days of its range (first, last), for every vendor in one grouped query."""
+    wanted = Q()
+    for vendor_id, (first, last) in ranges.items():
+        if first <= last:
+            wanted |= Q(vendor_id=vendor_id, day__gte=first, day__lte=last)
+    if not wanted:
         return {}
     sums = {f"sum_{column}": Sum(column) for column in TOKEN_COLUMNS.values()}
     rows = (
-        DailyRollup.objects.filter(vendor_id=vendor_id, day__gte=first, day__lte=last)
-        .values("day")
+        DailyRollup.objects.filter(wanted)
+        .values("vendor_id", "day")
         .annotate(**sums, sum_agreement_cost=Sum("agreement_cost"))
-        .order_by("day")
+        .order_by("vendor_id", "day")
     )
-    return {
-        row["day"]: {name.removeprefix("sum_"): Decimal(value or 0) for name, value in row.items() if name != "day"}
-        for row in rows
-    }
+    daily: dict[int, dict[date, dict[str, Decimal]]] = {}
+    for row in rows:
+        daily.setdefault(row["vendor_id"], {})[row["day"]] = {
+            name.removeprefix("sum_"): Decimal(value or 0) for name, value in row.items() if name.startswith("sum_")
+        }
+    return daily
 
 
 def _consumed_on(day_sums: dict[str, Decimal], commitment: Commitment) -> Decimal:
@@ -232,20 +242,58 @@ def commitment_status(
 def commitment_statuses(*, agreement: Agreement, as_of: date) -> list[CommitmentStatus]:
     """Every commitment of the agreement, for its period containing `as_of` (see the module).
     One rollup query for all of them: the vendor's daily sums over the union of their periods."""
-    commitments = list(agreement.commitments.order_by("id"))
-    if not commitments:
-        return []
-    periods = [commitment_period_for(c, agreement=agreement, as_of=as_of) for c in commitments]
-    first = min(start for start, _ in periods)
-    last = min(as_of, max(end for _, end in periods))
-    daily = _daily_consumption(vendor_id=agreement.vendor_id, first=first, last=last)
-    forecasts = latest_forecasts(
-        [
+    return commitment_statuses_many([(agreement, as_of)])[0]
+
+
+def _commitments_by_agreement(agreements: list[Agreement]) -> dict[int, list[Commitment]]:
+    """Each agreement's commitments in id order: from `prefetch_related("commitments")` where the
+    caller prefetched them, else one query for all the agreements that were not."""
+    found: dict[int, list[Commitment]] = {}
+    for agreement in agreements:
+        prefetched = getattr(agreement, "_prefetched_objects_cache", {}).get("commitments")
+        if prefetched is not None:
+            found[agreement.pk] = sorted(prefetched, key=lambda c: c.pk)
+    missing = {agreement.pk for agreement in agreements} - set(found)
+    if missing:
+        found.update((agreement_id, []) for agreement_id in missing)
+        for commitment in Commitment.objects.filter(agreement_id__in=missing).order_by("agreement_id", "id"):
+            found[commitment.agreement_id].append(commitment)
+    return found
+
+
+def commitment_statuses_many(requests: Sequence[tuple[Agreement, date]]) -> list[list[CommitmentStatus]]:
+    """`commitment_statuses` of each (agreement, as_of), in the order asked, in three queries
+    whatever their number: the commitments (none when prefetched), every vendor's daily sums over
+    the union of its agreements' periods, and the forecasts of the periods still running."""
+    requests = list(requests)
+    commitments_of = _commitments_by_agreement([agreement for agreement, _ in requests])
+    ranges: dict[int, tuple[date, date]] = {}
+    wanted_forecasts: list[tuple[str, str]] = []
+    for agreement, as_of in requests:
+        commitments = commitments_of[agreement.pk]
+        periods = [commitment_period_for(c, agreement=agreement, as_of=as_of) for c in commitments]
+        if not commitments:
+            continue
+        first = min(start for start, _ in periods)
+        last = min(as_of, max(end for _, end in periods))
+        if first <= last:
+            held = ranges.get(agreement.vendor_id)
+            ranges[agreement.vendor_id] = (min(held[0], first), max(held[1], last)) if held else (first, last)
+        wanted_forecasts.extend(
             (f"commitment:{c.pk}", "tokens" if c.is_tokens else "cost")
             for c, (_, end) in zip(commitments, periods, strict=True)
             if as_of < end
-        ]
-    )
+        )
+    if not any(commitments_of[agreement.pk] for agreement, _ in requests):
+        return [[] for _ in requests]
+    daily = _daily_consumption(ranges)
+    forecasts = latest_forecasts(list(dict.fromkeys(wanted_forecasts)))
     return [
-        commitment_status(c, agreement=agreement, as_of=as_of, daily=daily, forecasts=forecasts) for c in commitments
+        [
+            commitment_status(
+                c, agreement=agreement, as_of=as_of, daily=daily.get(agreement.vendor_id, {}), forecasts=forecasts
+            )
+            for c in commitments_of[agreement.pk]
+        ]
+        for agreement, as_of in requests
     ]

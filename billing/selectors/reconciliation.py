@@ -52,7 +52,7 @@ from usage.models import MonthlyRollup, TrueUp, UsageRecord, VendorCostLine
 from ..models import Reconciliation, SlaCredit, VendorInvoice, VendorInvoiceLine
 from ..months import month_last_day, next_month
 from ._decimal import exact_decimal
-from .commitments import commitment_statuses
+from .commitments import commitment_statuses_many
 
 ZERO = Decimal(0)
 WARNING = "warning"
@@ -305,12 +305,13 @@ def vendor_month_figures(*, month: date, vendor_ids: set[int] | list[int] | None
 
     candidates = _shortfall_candidates(month, wanted)
     ids = set(wanted) if wanted is not None else month_vendor_ids(month)
-    statuses = {}
+    asked = {(agreement.pk, period_end): (agreement, period_end) for agreement, _c, _s, period_end in candidates}
+    statuses = {
+        key: {s.id: s for s in of_key}
+        for key, of_key in zip(asked, commitment_statuses_many(list(asked.values())), strict=True)
+    }
     for agreement, commitment, _start, period_end in candidates:
-        key = (agreement.pk, period_end)
-        if key not in statuses:
-            statuses[key] = {s.id: s for s in commitment_statuses(agreement=agreement, as_of=period_end)}
-        status = statuses[key].get(commitment.pk)
+        status = statuses[(agreement.pk, period_end)].get(commitment.pk)
         if wanted is None and status is not None and status.shortfall_charge > 0:
             ids.add(agreement.vendor_id)
     if not ids:

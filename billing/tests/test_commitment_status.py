@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing.selectors import commitment_statuses
+from billing.selectors import commitment_statuses, commitment_statuses_many
 from contracts.models import Commitment
 from procurement.tests.factories import DepartmentFactory, VendorFactory
 
@@ -220,3 +220,29 @@ def test_several_commitments_each_in_its_own_period():
 
 def test_no_commitments_no_rows():
     assert commitment_statuses(agreement=agreement(), as_of=date(2026, 5, 1)) == []
+
+
+def test_many_agreements_answer_as_one_at_a_time_in_three_queries(quarterly_tokens, django_assert_num_queries):
+    """GIVEN the quarterly agreement, an agreement of another vendor with two commitments, and one
+    without commitments, WHEN their statuses are asked together (the quarterly one on two days),
+    THEN each answer is what commitment_statuses gives alone, in three queries for all of them:
+    the commitments, the vendors' daily sums and the forecasts."""
+    other = agreement("FA-BILL-2", vendor=VendorFactory(slug="other-deal"))
+    commitment(other, amount="1000000", token_classes=["input"])
+    commitment(other, unit="USD", amount="50", period=Commitment.Period.MONTHLY)
+    DailyRollupFactory(
+        day=date(2026, 2, 1), department=DepartmentFactory(code="D-O"), vendor=other.vendor, input_tokens=400_000
+    )
+    bare = agreement("FA-BILL-3", vendor=VendorFactory(slug="bare"))
+    asked = [
+        (quarterly_tokens, date(2026, 2, 15)),
+        (other, date(2026, 2, 10)),
+        (bare, date(2026, 2, 10)),
+        (quarterly_tokens, date(2026, 3, 31)),
+    ]
+    alone = [commitment_statuses(agreement=a, as_of=day) for a, day in asked]
+    with django_assert_num_queries(3):
+        together = commitment_statuses_many(asked)
+    assert together == alone
+    assert [len(statuses) for statuses in together] == [1, 2, 0, 1]
+    assert together[1][0].consumed == D(400_000)

@@ -59,7 +59,7 @@ from django.db.models import Count, F, Max, Min, Sum
 from django.urls import reverse
 
 from billing.models import SlaCredit
-from billing.selectors import BudgetStatus, CommitmentStatus, budget_status, commitment_statuses
+from billing.selectors import BudgetStatus, CommitmentStatus, budget_status, commitment_statuses_many
 from contracts.models import Agreement, Commitment, SlaClause
 from contracts.rating import AgreementSpec, pricing_period
 from core.currencies import is_currency, minor_units
@@ -207,10 +207,11 @@ class Context:
     @cached_property
     def commitment_statuses(self) -> list[tuple[Agreement, Commitment, CommitmentStatus]]:
         found = []
-        for agreement in self.agreements_in_force:
+        agreements = self.agreements_in_force
+        statuses = commitment_statuses_many([(agreement, self.today) for agreement in agreements])
+        for agreement, of_agreement in zip(agreements, statuses, strict=True):
             by_id = {c.pk: c for c in agreement.commitments.all()}
-            for status in commitment_statuses(agreement=agreement, as_of=self.today):
-                found.append((agreement, by_id[status.id], status))
+            found.extend((agreement, by_id[status.id], status) for status in of_agreement)
         return found
 
     @cached_property

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from billing.models import VendorInvoice
 from billing.months import next_month
-from billing.selectors.commitments import commitment_statuses
+from billing.selectors.commitments import commitment_statuses_many
 from contracts.models import Agreement, Commitment
 from contracts.rating import pricing_periods
 from core.fx import FxTable, FxUnavailable
@@ -204,19 +204,23 @@ def cash_view(*, start: date | None = None, end: date | None = None) -> CashView
                     )
             month = next_month(month)
 
-    for agreement in in_force:
+    committed = [agreement for agreement in in_force if agreement.commitments.all()]
+    statuses_of = {
+        agreement.pk: {s.id: s for s in of_agreement}
+        for agreement, of_agreement in zip(
+            committed,
+            commitment_statuses_many([(a, min(max(today, a.start), a.end)) for a in committed]),
+            strict=True,
+        )
+    }
+    for agreement in committed:
         commitments = list(agreement.commitments.all())
-        if not commitments:
-            continue
         try:
             rate = fx.quote(agreement.currency, currency, today).rate
         except FxUnavailable as exc:
             view.warnings.append(f"{agreement.reference}: {exc}")
             continue
-        statuses = {
-            s.id: s
-            for s in commitment_statuses(agreement=agreement, as_of=min(max(today, agreement.start), agreement.end))
-        }
+        statuses = statuses_of[agreement.pk]
         for commitment in commitments:
             periods = pricing_periods(
                 agreement_start=agreement.start, agreement_end=agreement.end, commitment_period=commitment.period

@@ -7,7 +7,8 @@ movers), the chart's 60 days per day × vendor (both from the daily rollups), an
 year's earlier months per department × vendor and per month from the monthly rollups, to which
 this month to date is added (so the fiscal year, which also gives every budget's actual, reads
 no day twice) — and the rest is Decimal arithmetic in Python.
-Commitments come from billing.selectors.commitment_statuses (one query per active agreement).
+Commitments come from billing.selectors.commitment_statuses_many (three queries for every active
+agreement together: their commitments, the vendors' daily sums, the forecasts).
 A department manager's figures hold only their departments and sub-departments.
 """
 
@@ -20,7 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
 
-from billing.selectors import CommitmentStatus, commitment_statuses
+from billing.selectors import CommitmentStatus, commitment_statuses_many
 from contracts.models import Agreement
 from core.policy import VIEW, can, is_department_scoped
 from core.scoping import visible_department_ids
@@ -468,10 +469,13 @@ def _commitment_lines(as_of: date) -> list[CommitmentLine]:
         )
         .distinct()
         .select_related("vendor")
+        .prefetch_related("commitments")
         .order_by("vendor__name", "reference")
     )
+    agreements = list(agreements)
+    statuses = commitment_statuses_many([(agreement, as_of) for agreement in agreements])
     return [
         CommitmentLine(agreement, status)
-        for agreement in agreements
-        for status in commitment_statuses(agreement=agreement, as_of=as_of)
+        for agreement, of_agreement in zip(agreements, statuses, strict=True)
+        for status in of_agreement
     ]

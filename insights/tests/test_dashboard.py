@@ -300,8 +300,8 @@ def test_an_invalid_day_falls_back_to_today(company):
 def test_queries_are_few_and_do_not_grow_with_budgets(company, role, queries, django_assert_max_num_queries):
     """The settings, the manager's departments (two), three rollup queries for every window, the
     budgets, the department tree, the day series of the budgets already exceeded, and the active
-    agreements (then three per agreement, in billing's commitment_statuses: the commitments, the
-    daily sums and their forecasts; managers see none) —
+    agreements with their commitments (then two for all of them, in billing's
+    commitment_statuses_many: the daily sums and their forecasts; managers see none) —
     however many budgets, departments and days there are."""
     w = company
     for department in (w.inside, w.inside_child, w.outside):
