@@ -4,26 +4,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import django_filters
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
 
-from billing.filtersets_reconciliation import MonthFilter
 from billing.pdf import money_format
 from core.columns import DateColumn, DateTimeColumn
 
+from .api.reports import ReportFilterSet
 from .models import MonthlyReport
 
-
-class ReportFilterSet(django_filters.FilterSet):
-    period = MonthFilter(label="Month (YYYY-MM)")
-    scope = django_filters.ChoiceFilter(choices=MonthlyReport.Scope.choices)
-    trigger = django_filters.ChoiceFilter(choices=MonthlyReport.Trigger.choices, label="Sent by")
-
-    class Meta:
-        model = MonthlyReport
-        fields = ["period", "scope", "trigger"]
+__all__ = ["ReportFilterSet", "ReportTable"]
 
 
 class ReportTable(tables.Table):

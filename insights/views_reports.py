@@ -21,7 +21,7 @@ from core.views.generic import ObjectDetailView, ObjectListView
 from core.views.mixins import PolicyRequiredMixin
 
 from .models import MonthlyReport, ReportDelivery
-from .selectors.reports import report_list
+from .selectors.reports import report_list, report_pdf
 from .services import reports as services
 from .tables_reports import ReportFilterSet, ReportTable
 
@@ -100,8 +100,7 @@ class ReportPdfView(ReportObjectMixin, PolicyRequiredMixin, View):
 
     def get(self, request, pk: int):
         report = self.get_report(pk)
-        data = MonthlyReport.objects.filter(pk=report.pk).values_list("pdf", flat=True).get()
-        response = HttpResponse(bytes(data), content_type="application/pdf")
+        response = HttpResponse(report_pdf(report), content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{report.filename}"'
         return response
 

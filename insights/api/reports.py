@@ -23,14 +23,14 @@ from core.api.serializers import RunCreatedSerializer
 from core.policy import is_department_scoped
 
 from ..models import MonthlyReport, ReportDelivery
-from ..selectors.reports import report_list
+from ..selectors.reports import report_list, report_pdf
 from ..services import reports as services
 
 
 class ReportFilterSet(django_filters.FilterSet):
     period = MonthFilter(label="Month (YYYY-MM)")
     scope = django_filters.ChoiceFilter(choices=MonthlyReport.Scope.choices)
-    trigger = django_filters.ChoiceFilter(choices=MonthlyReport.Trigger.choices)
+    trigger = django_filters.ChoiceFilter(choices=MonthlyReport.Trigger.choices, label="Sent by")
 
     class Meta:
         model = MonthlyReport
@@ -110,8 +110,7 @@ class ReportViewSet(ReadOnlyModelViewSet):
     @action(detail=True, methods=["get"])
     def pdf(self, request, pk=None):
         report = self.get_object()
-        data = MonthlyReport.objects.filter(pk=report.pk).values_list("pdf", flat=True).get()
-        response = HttpResponse(bytes(data), content_type="application/pdf")
+        response = HttpResponse(report_pdf(report), content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{report.filename}"'
         return response
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from billing.pdf import date_format, money_format, month_format, render_pdf
 
+from ..selectors.dashboard import _percent
 from ..selectors.reports import MonthlyReportData
 from . import charts
 
@@ -136,11 +137,7 @@ def _breakdown(rows, currency: str) -> list[dict]:
             "tokens": tokens_short(row.current.tokens),
             "list_cost": money_format(row.current.list_cost, currency),
             "savings": money_format(row.current.savings, currency),
-            "savings_percent": percent_text(
-                (row.current.savings * 100 / row.current.list_cost).quantize(Decimal("0.1"))
-                if row.current.list_cost
-                else None
-            ),
+            "savings_percent": percent_text(_percent(row.current.savings, row.current.list_cost)),
         }
         for row in rows
     ]

@@ -26,7 +26,7 @@ from procurement.selectors import budget_phasing
 
 from ..models import Alert, Forecast, MonthlyReport
 from .budgets import BudgetBurn, budget_month_actuals, top_level_budgets
-from .dashboard import BreakdownRow, CommitmentLine, Spend, Window, spend_figures
+from .dashboard import BreakdownRow, CommitmentLine, Spend, Window, _percent, spend_figures
 
 ZERO = Decimal(0)
 OPEN_ALERTS_SHOWN = 25
@@ -137,7 +137,7 @@ class MonthlyReportData:
 
     @property
     def budget_used_percent(self) -> Decimal | None:
-        return _percent(self.spend.cost, self.month_budget) if self.month_budget else None
+        return _percent(self.spend.cost, self.month_budget or ZERO)
 
     @property
     def sla_credit_totals(self) -> list[tuple[str, Decimal, Decimal]]:
@@ -149,12 +149,6 @@ class MonthlyReportData:
             elif credit.status == SlaCredit.Status.RECEIVED:
                 totals[credit.currency][1] += credit.credit
         return [(currency, owed, received) for currency, (owed, received) in sorted(totals.items())]
-
-
-def _percent(part: Decimal, whole: Decimal | None) -> Decimal | None:
-    if not whole:
-        return None
-    return (part * 100 / whole).quantize(Decimal("0.1"))
 
 
 def _budget_lines(burns: list[BudgetBurn], month_costs, period: date) -> list[BudgetLine]:
@@ -309,3 +303,8 @@ def report_list(user):
             departments__in=Department.objects.exclude(pk__in=visible)
         )
     return reports.order_by("-period", "-generated_at", "scope", "title")
+
+
+def report_pdf(report: MonthlyReport) -> bytes:
+    """A pack's stored PDF (the lists defer it)."""
+    return bytes(MonthlyReport.objects.filter(pk=report.pk).values_list("pdf", flat=True).get())

@@ -113,14 +113,12 @@ class Command(BaseCommand):
         # emails last month's reports (to var/mail/), as beat would on the report day.
         finance = User.objects.get(username="finance")
         first_reports = None if MonthlyReport.objects.exists() else previous_month(today)
-        if opts["no_forecasts"]:
-            pass
-        elif not Forecast.objects.exists():
+        if not opts["no_forecasts"]:
             with transaction.atomic():
-                forecasts_refresh_start(actor=finance, then_reports=first_reports)
-        elif first_reports is not None:
-            with transaction.atomic():
-                reports_send_start(period=first_reports, actor=finance)
+                if not Forecast.objects.exists():
+                    forecasts_refresh_start(actor=finance, then_reports=first_reports)
+                elif first_reports is not None:
+                    reports_send_start(period=first_reports, actor=finance)
         logins_path.parent.mkdir(parents=True, exist_ok=True)
         logins_path.write_text(json.dumps(logins, indent=2))
         logins_path.chmod(0o600)
