@@ -81,6 +81,11 @@ def register_badge(url_name: str, count: Callable[[object], int]) -> None:
     BADGES[url_name] = count
 
 
+def badge_id(url_name: str) -> str:
+    """The DOM id of an entry's badge: a response that changes the count swaps it (htmx, out of band)."""
+    return "nav-badge-" + url_name.replace(":", "-").replace("_", "-")
+
+
 def navigation_for(user, path: str) -> list[dict]:
     sections = []
     for title, items in NAV:
@@ -92,8 +97,10 @@ def navigation_for(user, path: str) -> list[dict]:
                 url = reverse(item.url_name)
             except NoReverseMatch:
                 continue
-            badge = BADGES[item.url_name](user) if item.url_name in BADGES else 0
-            visible.append({"label": item.label, "url": url, "icon": item.icon, "active": False, "badge": badge})
+            entry = {"label": item.label, "url": url, "icon": item.icon, "active": False, "badge": 0, "badge_id": ""}
+            if item.url_name in BADGES:  # the badge's box is there even at 0, for htmx to refresh it in place
+                entry.update(badge=BADGES[item.url_name](user), badge_id=badge_id(item.url_name))
+            visible.append(entry)
         if visible:
             sections.append({"title": title, "items": visible})
     # The entry with the longest URL that prefixes the path is the current one.

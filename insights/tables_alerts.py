@@ -7,6 +7,7 @@ import django_filters
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from core.columns import DateTimeColumn, TemplateColumn
 from core.roles import Role
@@ -49,6 +50,23 @@ class AlertListFilterSet(AlertFilterSet):
         return queryset.filter(inbox_items__user=user)
 
 
+def alert_title(alert, *, unread: bool, oob: bool = False):
+    """The title cell: a link, bold and marked New while unread in the user's inbox. Its box has an
+    id so that acknowledging from the list can swap it read (htmx, out of band)."""
+    url = reverse("insights:alert_detail", kwargs={"pk": alert.pk})
+    swap = mark_safe(' hx-swap-oob="true"') if oob else ""
+    if unread:
+        return format_html(
+            '<span id="alert-title-{}"{}><a href="{}" class="fw-bold">{}</a> '
+            '<span class="badge bg-red-lt ms-1">New</span></span>',
+            alert.pk,
+            swap,
+            url,
+            alert.title,
+        )
+    return format_html('<span id="alert-title-{}"{}><a href="{}">{}</a></span>', alert.pk, swap, url, alert.title)
+
+
 class AlertTable(tables.Table):
     severity = tables.Column(order_by=("severity_rank", "-raised_at"))  # info < warning < critical
     title = tables.Column(verbose_name="Alert")
@@ -78,12 +96,7 @@ class AlertTable(tables.Table):
         return record.severity
 
     def render_title(self, record):
-        url = reverse("insights:alert_detail", kwargs={"pk": record.pk})
-        if record.pk in self.unread_ids:
-            return format_html(
-                '<a href="{}" class="fw-bold">{}</a> <span class="badge bg-red-lt ms-1">New</span>', url, record.title
-            )
-        return format_html('<a href="{}">{}</a>', url, record.title)
+        return alert_title(record, unread=record.pk in self.unread_ids)
 
     def value_title(self, record):
         return record.title

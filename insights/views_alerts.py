@@ -7,6 +7,8 @@ alert cannot be acknowledged) comes back as a message beside the buttons or on t
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, Value, When
@@ -16,15 +18,16 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 
 from core.exceptions import ApplicationError
+from core.navigation import badge_id
 from core.policy import CHANGE, VIEW, can
 from core.views.generic import ObjectDetailView, ObjectEditView, ObjectListView
 from core.views.mixins import PolicyRequiredMixin
 
 from .forms_alerts import AlertNoteForm, AlertRuleForm
 from .models import Alert, AlertRule
-from .selectors.alerts import inbox_items
+from .selectors.alerts import inbox_items, inbox_unread_count
 from .services import alerts as services
-from .tables_alerts import AlertListFilterSet, AlertRuleTable, AlertTable, severity_badge
+from .tables_alerts import AlertListFilterSet, AlertRuleTable, AlertTable, alert_title, severity_badge
 
 # Figures kept for machines (webhooks, dedup) that the page shows otherwise: the level the rules
 # compare, and ids of the budget or commitment the "Open what it is about" button leads to.
@@ -65,6 +68,7 @@ class AlertListView(ObjectListView):
         user = self.request.user
         context.update(
             unread_count=len(context["table"].unread_ids),
+            inbox_filter=self.request.GET.get("inbox", ""),
             can_evaluate=can(user, "alert", CHANGE),
             can_view_rules=can(user, "alert_rule", VIEW),
         )
@@ -133,8 +137,22 @@ class AlertActionView(PolicyRequiredMixin, View):
         except ApplicationError as exc:
             error = exc.message
         if request.htmx:
-            context = {"alert": alert_queryset().get(pk=pk), "can_change": True, "compact": True, "action_error": error}
-            return render(request, "insights/alerts/_actions.html", context)
+            # the status cell in place; the row's title, the inbox heading and the sidebar badge out
+            # of band, as the action read the alert in the user's inbox
+            list_url = _next_url(request, reverse("insights:alert_list"))
+            alert = alert_queryset().get(pk=pk)
+            context = {
+                "alert": alert,
+                "title_cell": alert_title(alert, unread=False, oob=True),
+                "can_change": True,
+                "compact": True,
+                "action_error": error,
+                "unread_count": inbox_unread_count(request.user, fresh=True),
+                "inbox_filter": parse_qs(urlsplit(list_url).query).get("inbox", [""])[0],
+                "list_url": list_url,
+                "badge_id": badge_id("insights:alert_list"),
+            }
+            return render(request, "insights/alerts/_action_response.html", context)
         if error:
             messages.error(request, error)
         else:

@@ -167,7 +167,7 @@ class BudgetTable(tables.Table):
         return record.department.code
 
     def render_amount(self, record):
-        return str(tidy_amount(record.amount, record.currency))
+        return f"{tidy_amount(record.amount, record.currency):,f}"  # exact, with thousands separators
 
     def value_amount(self, record):
         return str(tidy_amount(record.amount, record.currency))

@@ -15,12 +15,12 @@ def inbox_items(user):
     return scope_queryset(items, user, resource="alert", department_field="alert__department_id")
 
 
-def inbox_unread_count(user) -> int:
+def inbox_unread_count(user, *, fresh: bool = False) -> int:
     """The sidebar badge. Kept on the user object for the rest of the request: a page's context
-    processors run again for every template a table renders."""
+    processors run again for every template a table renders. `fresh` counts again (after a change)."""
     if not can(user, "alert", "view"):
         return 0
-    cached = getattr(user, "_tl_inbox_unread", None)
+    cached = None if fresh else getattr(user, "_tl_inbox_unread", None)
     if cached is None:
         cached = inbox_items(user).filter(read_at__isnull=True).count()
         user._tl_inbox_unread = cached

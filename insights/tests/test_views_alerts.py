@@ -66,7 +66,11 @@ def test_anonymous_is_sent_to_sign_in(alerts):
 def test_unread_badge_new_marks_and_the_inbox_filter(role_world, alerts):
     finance = browser(role_world.user(Role.FINANCE))
     html = finance.get("/alerts/").content.decode()
-    assert re.search(r'<span class="nav-link-title">Alerts</span>\s*<span class="badge[^"]*"[^>]*>3<', html)
+    assert re.search(
+        r'<span class="nav-link-title">Alerts</span>\s*<span id="nav-badge-insights-alert-list" class="ms-auto">'
+        r'<span class="badge[^"]*"[^>]*>3<',
+        html,
+    )
     assert html.count(">New</span>") == 3 and "3 unread in your inbox" in html
     finance.get(f"/alerts/{alerts['out'].pk}/")  # opening an alert reads it
     html = finance.get("/alerts/?inbox=unread").content.decode()
@@ -77,10 +81,17 @@ def test_unread_badge_new_marks_and_the_inbox_filter(role_world, alerts):
         str(m) for m in get_messages(response.wsgi_request)
     ]
     html = finance.get("/alerts/").content.decode()
-    assert not re.search(r'<span class="nav-link-title">Alerts</span>\s*<span class="badge', html)
+    assert re.search(
+        r'<span class="nav-link-title">Alerts</span>\s*'
+        r'<span id="nav-badge-insights-alert-list" class="ms-auto"></span>',
+        html,
+    )
     assert "Nothing unread in your inbox" in html
     auditor = browser(role_world.user(Role.AUDITOR))  # nothing in their inbox, no badge
-    assert not re.search(r'nav-link-title">Alerts</span>\s*<span class="badge', auditor.get("/").content.decode())
+    assert not re.search(
+        r'nav-link-title">Alerts</span>\s*<span id="nav-badge[^>]*><span class="badge',
+        auditor.get("/").content.decode(),
+    )
 
 
 def test_the_alert_page(role_world, alerts):

@@ -105,10 +105,11 @@ def test_list_filters_and_exports(role_world):
     deepseek = VendorFactory(slug="deepseek", name="DeepSeek")
     BudgetFactory(department=role_world.inside, fiscal_year=2026)
     BudgetFactory(department=role_world.inside_child, fiscal_year=2026, vendor=deepseek, amount=Decimal("500.5"))
-    BudgetFactory(department=role_world.outside, fiscal_year=2027)
+    BudgetFactory(department=role_world.outside, fiscal_year=2027, amount=Decimal("1234567.125"))
     client = signed_in(role_world.user(Role.AUDITOR))
     page = client.get("/budgets/", {"fiscal_year": "2027"}).content.decode()
     assert "T-OUT FY2027" in page and "T-IN FY2026" not in page
+    assert ">1,234,567.125<" in page  # read with separators, never rounded (the export keeps it plain)
     rows = csv_rows(client.get("/budgets/", {"vendor": "deepseek", "_export": "csv"}))
     assert [(r["Budget"], r["Department"], r["Vendor"], r["Amount"], r["Currency"]) for r in rows] == [
         ("T-IN-SUB FY2026 · DeepSeek", "T-IN-SUB", "DeepSeek", "500.50", "USD")

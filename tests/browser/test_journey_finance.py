@@ -300,8 +300,14 @@ def test_finance_acknowledges_and_resolves_an_alert_from_the_inbox(page, role_wo
     assert (eighty.status, eighty.acknowledged_by, eighty.resolved_by) == ("acknowledged", finance, None)
     assert InboxItem.objects.get(user=finance, alert=eighty).read_at is not None
 
-    # Read the alert: one left unread in the sidebar.
-    page.reload()
+    # Acting read the alert: without a reload, the sidebar badge, the inbox heading and the row's
+    # New mark follow (htmx out-of-band swaps), and the list keeps its unread-only filter.
+    expect(sidebar_badge(page)).to_have_text(re.compile(r"^\s*1\b"))
+    expect(page.get_by_role("heading", name="1 unread in your inbox")).to_be_visible()
+    expect(row.locator(f"#alert-title-{eighty.pk}")).not_to_contain_text("New")
+    expect(rows.filter(has_text=fifty.title)).to_contain_text("New")
+    expect(page.get_by_role("link", name="All alerts")).to_have_attribute("href", "/alerts/")
+    page.reload()  # and the page agrees
     expect(sidebar_badge(page)).to_have_text(re.compile(r"^\s*1\b"))
     expect(page.get_by_role("heading", name="1 unread in your inbox")).to_be_visible()
     page.get_by_role("link", name="All alerts").click()
