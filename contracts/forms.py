@@ -24,6 +24,7 @@ from procurement.models import Department, Vendor
 from .models import Agreement, Commitment, PriceRule, SlaClause, TokenClass, reference_validator
 from .specs import state_of
 from .tables import plain_decimal, readable_tokens
+from .validation import RowProblem, band_problems, tier_problems
 
 SCALES = {"K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -151,11 +152,30 @@ class ItemForm(forms.Form):
     def add_service_errors(self, errors: dict) -> None:
         for field, messages in errors.items():
             if field == self.nested_name:
-                self.nested.non_form_errors().extend(messages)
+                self.add_nested_errors(messages)
             elif field in self.fields and not self.fields[field].widget.is_hidden:
                 self.add_error(field, messages)
             else:
                 self.add_error(None, [f"{field}: {m}" for m in messages])
+
+    def nested_problems(self, rows: list[dict]) -> list[RowProblem]:
+        """What contracts.validation finds wrong with the nested table's rows, row by row."""
+        return []
+
+    def add_nested_errors(self, messages: list[str]) -> None:
+        """The service names the nested table; each problem goes beside the input at fault (marked
+        invalid), the table's own ones (no tier at all) above it."""
+        rows = self.nested.live_forms()
+        placed = set()
+        for problem in self.nested_problems([row.item() for row in rows]):
+            if problem.message not in messages:
+                continue
+            if problem.row is not None and problem.row < len(rows):
+                rows[problem.row].add_error(problem.field, problem.message)
+            else:
+                self.nested.non_form_errors().append(problem.message)
+            placed.add(problem.message)
+        self.nested.non_form_errors().extend(m for m in messages if m not in placed)
 
 
 class ItemFormSet(forms.BaseFormSet):
@@ -197,6 +217,9 @@ class PriceRuleForm(ItemForm):
     effective_to = forms.DateField(required=False, widget=DATE_WIDGET, label="Effective to")
     nested_name = "tiers"
     nested_formset = _formset(TierForm)
+
+    def nested_problems(self, rows: list[dict]) -> list[RowProblem]:
+        return tier_problems(rows)
 
 
 class CommitmentForm(ItemForm):
@@ -243,6 +266,9 @@ class SlaClauseForm(ItemForm):
     claim_days = forms.IntegerField(min_value=1, max_value=3650, initial=30, label="Claim within (days)")
     nested_name = "bands"
     nested_formset = _formset(SlaBandForm)
+
+    def nested_problems(self, rows: list[dict]) -> list[RowProblem]:
+        return band_problems(rows, cap=self.cleaned_data.get("cap_percent"))
 
     def clean_models(self) -> list[str]:
         return [m.strip() for m in self.cleaned_data["models"].replace("\n", ",").split(",") if m.strip()]

@@ -7,6 +7,7 @@ the API names the exact row and field, and the agreement form puts each message 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from decimal import Decimal
 from itertools import pairwise
 
@@ -44,6 +45,59 @@ class _Errors:
         raise ValidationFailed(fields)
 
 
+@dataclass(frozen=True)
+class RowProblem:
+    """What is wrong in a nested table (tiers, bands): the message the API gives for the table,
+    and the row and field at fault (None: the table as a whole), where the form marks it."""
+
+    message: str
+    row: int | None = None
+    field: str | None = None
+
+
+def tier_problems(tiers: list[dict]) -> list[RowProblem]:
+    problems = []
+    if not tiers:
+        problems.append(RowProblem("A price rule needs at least one tier."))
+    elif tiers[0]["from_tokens"] != 0:
+        problems.append(RowProblem("Tiers must start at 0 tokens.", 0, "from_tokens"))
+    for j, (a, b) in enumerate(pairwise(tiers), start=1):
+        if b["from_tokens"] <= a["from_tokens"]:
+            message = f"Tiers must ascend: {b['from_tokens']} does not come after {a['from_tokens']}."
+            problems.append(RowProblem(message, j, "from_tokens"))
+            break
+    for j, tier in enumerate(tiers):
+        if tier["price"] < 0:
+            problems.append(RowProblem(f"Prices cannot be negative ({tier['price']}).", j, "price"))
+        elif places(tier["price"]) > PRICE_PLACES:
+            problems.append(RowProblem(f"Prices have at most {PRICE_PLACES} decimals ({tier['price']}).", j, "price"))
+        if tier["from_tokens"] < 0:
+            problems.append(RowProblem("Tier starts cannot be negative.", j, "from_tokens"))
+    return problems
+
+
+def band_problems(bands: list[dict], *, cap: Decimal | None) -> list[RowProblem]:
+    problems = []
+    if not bands:
+        problems.append(RowProblem("Give at least one credit band."))
+    for j, (a, b) in enumerate(pairwise(bands), start=1):
+        if b["breach_over"] <= a["breach_over"]:
+            problems.append(RowProblem("Bands must ascend by breach_over.", j, "breach_over"))
+            break
+        if b["credit_percent"] < a["credit_percent"]:
+            problems.append(RowProblem("A bigger breach cannot earn a smaller credit.", j, "credit_percent"))
+            break
+    for j, band in enumerate(bands):
+        if band["breach_over"] < 0:
+            problems.append(RowProblem("breach_over cannot be negative.", j, "breach_over"))
+        if not (Decimal(0) < band["credit_percent"] <= 100):
+            problems.append(RowProblem("A credit is a percentage above 0 and at most 100.", j, "credit_percent"))
+        elif cap is not None and band["credit_percent"] > cap:
+            message = f"A band's credit ({band['credit_percent']} %) exceeds the cap ({cap} %)."
+            problems.append(RowProblem(message, j, "credit_percent"))
+    return problems
+
+
 def _dates_overlap(a_from, a_to, b_from, b_to) -> bool:
     return (a_from is None or b_to is None or a_from <= b_to) and (b_from is None or a_to is None or b_from <= a_to)
 
@@ -59,28 +113,8 @@ def _check_rules(state: dict, errors: _Errors) -> None:
             errors.add_item("price_rules", i, "token_class", f"Choose one of {', '.join(TokenClass.values)}.")
         tiers = rule.get("tiers") or []
         schedule = rule.get("schedule")
-        if not tiers:
-            errors.add_item("price_rules", i, "tiers", "A price rule needs at least one tier.")
-        elif tiers[0]["from_tokens"] != 0:
-            errors.add_item("price_rules", i, "tiers", "Tiers must start at 0 tokens.")
-        for a, b in pairwise(tiers):
-            if b["from_tokens"] <= a["from_tokens"]:
-                errors.add_item(
-                    "price_rules",
-                    i,
-                    "tiers",
-                    f"Tiers must ascend: {b['from_tokens']} does not come after {a['from_tokens']}.",
-                )
-                break
-        for tier in tiers:
-            if tier["price"] < 0:
-                errors.add_item("price_rules", i, "tiers", f"Prices cannot be negative ({tier['price']}).")
-            elif places(tier["price"]) > PRICE_PLACES:
-                errors.add_item(
-                    "price_rules", i, "tiers", f"Prices have at most {PRICE_PLACES} decimals ({tier['price']})."
-                )
-            if tier["from_tokens"] < 0:
-                errors.add_item("price_rules", i, "tiers", "Tier starts cannot be negative.")
+        for problem in tier_problems(tiers):
+            errors.add_item("price_rules", i, "tiers", problem.message)
         if schedule == PriceRule.Schedule.FLAT and len(tiers) > 1:
             errors.add_item(
                 "price_rules", i, "schedule", "A flat schedule has exactly one tier; use graduated or volume."
@@ -166,28 +200,8 @@ def _check_sla(state: dict, errors: _Errors) -> None:
         cap = clause.get("cap_percent")
         if cap is None or not (Decimal(0) <= cap <= 100):
             errors.add_item("sla_clauses", i, "cap_percent", "The cap is a percentage between 0 and 100.")
-        bands = clause.get("bands") or []
-        if not bands:
-            errors.add_item("sla_clauses", i, "bands", "Give at least one credit band.")
-        for a, b in pairwise(bands):
-            if b["breach_over"] <= a["breach_over"]:
-                errors.add_item("sla_clauses", i, "bands", "Bands must ascend by breach_over.")
-                break
-            if b["credit_percent"] < a["credit_percent"]:
-                errors.add_item("sla_clauses", i, "bands", "A bigger breach cannot earn a smaller credit.")
-                break
-        for band in bands:
-            if band["breach_over"] < 0:
-                errors.add_item("sla_clauses", i, "bands", "breach_over cannot be negative.")
-            if not (Decimal(0) < band["credit_percent"] <= 100):
-                errors.add_item("sla_clauses", i, "bands", "A credit is a percentage above 0 and at most 100.")
-            elif cap is not None and band["credit_percent"] > cap:
-                errors.add_item(
-                    "sla_clauses",
-                    i,
-                    "bands",
-                    f"A band's credit ({band['credit_percent']} %) exceeds the cap ({cap} %).",
-                )
+        for problem in band_problems(clause.get("bands") or [], cap=cap):
+            errors.add_item("sla_clauses", i, "bands", problem.message)
         if (clause.get("claim_days") or 0) <= 0:
             errors.add_item("sla_clauses", i, "claim_days", "Days to claim after the month must be positive.")
 

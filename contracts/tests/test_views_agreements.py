@@ -254,9 +254,9 @@ def test_money_commitment_takes_the_agreement_currency(buyer):
 
 
 @pytest.mark.parametrize(
-    ("tiers", "message"),
+    ("tiers", "message", "at_fault"),
     [
-        ([{"from_tokens": "10 B", "price": "0.27"}], "Tiers must start at 0 tokens."),
+        ([{"from_tokens": "10 B", "price": "0.27"}], "Tiers must start at 0 tokens.", "rules-1-tiers-0-from_tokens"),
         (
             [
                 {"from_tokens": "0", "price": "0.27"},
@@ -264,10 +264,16 @@ def test_money_commitment_takes_the_agreement_currency(buyer):
                 {"from_tokens": "50 B", "price": "0.1"},
             ],
             "Tiers must ascend: 50000000000 does not come after 100000000000.",
+            "rules-1-tiers-2-from_tokens",
+        ),
+        (
+            [{"from_tokens": "0", "price": "0.27"}, {"from_tokens": "1 B", "price": "-0.1"}],
+            "Prices cannot be negative (-0.1).",
+            "rules-1-tiers-1-price",
         ),
     ],
 )
-def test_a_bad_tier_table_is_shown_beside_that_rule_and_nothing_is_stored(buyer, tiers, message):
+def test_a_bad_tier_table_is_shown_beside_that_rule_and_nothing_is_stored(buyer, tiers, message, at_fault):
     output = {
         **RULE,
         "model_pattern": "deepseek-chat",
@@ -281,9 +287,14 @@ def test_a_bad_tier_table_is_shown_beside_that_rule_and_nothing_is_stored(buyer,
     assert "Nothing was saved" in html
     assert message not in block(html, "rules-0")
     second = block(html, "rules-1")
-    errors = second[second.index('data-field-errors="tiers"') :]
-    assert message in errors  # under that rule's tier table
-    assert 'value="10 B"' in html or 'value="50 B"' in html  # what was typed is kept
+    # under the input at fault, which is marked invalid; the others are not
+    field = re.search(rf'<input [^>]*name="{at_fault}"[^>]*>', second).group(0)
+    assert 'aria-invalid="true"' in field and "is-invalid" in field, field
+    assert second.count("is-invalid") == 1
+    after = second[second.index(field) + len(field) :]
+    assert after.lstrip().startswith(f'<div class="invalid-feedback d-block" role="alert">{message}</div>'), after[:200]
+    assert 'data-field-errors="tiers"></div>' in second  # nothing left for the table as a whole
+    assert f'value="{tiers[-1]["from_tokens"]}"' in second  # what was typed is kept
     assert 'value="deepseek-chat"' in second
     assert not Agreement.objects.exists() and not AgreementAmendment.objects.exists()
 

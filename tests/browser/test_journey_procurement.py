@@ -124,14 +124,25 @@ def test_procurement_creates_a_framework_agreement_after_fixing_a_bad_tier_table
     expect(rows.nth(1).get_by_role("alert")).to_have_count(0)
     assert not Agreement.objects.exists()
 
-    # Second attempt: the tiers neither ascend nor are all prices positive; the service's messages
-    # stand under this rule's tier table, and still nothing is saved
+    # Second attempt: the tiers neither ascend nor are all prices positive; each of the service's
+    # messages stands under the input at fault, marked invalid, and still nothing is saved
     _fill_tiers(page, [("0", "0.27"), ("100 B", "-0.20"), ("50 B", "0.15")])
     page.get_by_role("button", name="Create agreement").click()
     expect(page.get_by_role("alert").filter(has_text="Nothing was saved")).to_be_visible()
+    rows = _tier_rows(page)
+    third_start = rows.nth(2).get_by_label("From tokens", exact=True)
+    expect(third_start).to_have_class(re.compile(r"\bis-invalid\b"))
+    expect(third_start).to_have_attribute("aria-invalid", "true")
+    expect(rows.nth(2).get_by_role("alert")).to_have_text(
+        "Tiers must ascend: 50000000000 does not come after 100000000000."
+    )
+    second_price = rows.nth(1).get_by_label("Price per 1M tokens", exact=True)
+    expect(second_price).to_have_class(re.compile(r"\bis-invalid\b"))
+    expect(rows.nth(1).get_by_role("alert")).to_have_text("Prices cannot be negative (-0.20).")
+    expect(rows.nth(0).locator(".is-invalid")).to_have_count(0)
+    expect(rows.nth(1).get_by_label("From tokens", exact=True)).not_to_have_class(re.compile("is-invalid"))
     tier_errors = page.get_by_role("group", name="Price rule 1").locator('[data-field-errors="tiers"]')
-    expect(tier_errors).to_contain_text("Tiers must ascend: 50000000000 does not come after 100000000000.")
-    expect(tier_errors).to_contain_text("Prices cannot be negative (-0.20).")
+    expect(tier_errors.get_by_role("alert")).to_have_count(0)  # nothing left for the table as a whole
     # the other tables were fine and kept what was typed
     expect(page.get_by_role("group", name="SLA clause 1").get_by_role("alert")).to_have_count(0)
     expect(page.get_by_role("group", name="Commitment 1").get_by_label("Amount", exact=True)).to_have_value("500 B")
