@@ -240,16 +240,16 @@ def month_has_ended(month: date, today: date) -> bool:
 class PeriodTable(tables.Table):
     """Rows are billing.api.invoices.period_rows() dicts (one per month, newest first)."""
 
-    period = tables.Column(accessor="month", verbose_name="Month")
+    period = tables.Column(accessor="month", verbose_name="Month", attrs={"td": {"class": "text-nowrap"}})
     status = tables.Column()
     records = tables.Column(attrs=NUM)
     cost = tables.Column(attrs=NUM, verbose_name="Cost")
     unrated = tables.Column(attrs=NUM, verbose_name="Unrated records")
     unallocated = tables.Column(attrs=NUM, verbose_name="Unallocated records")
-    invoices = tables.Column(attrs=NUM, verbose_name="Invoices generated")
+    invoices = tables.Column(attrs=NUM, verbose_name="Invoices")
     issued = tables.Column(attrs=NUM, verbose_name="Issued")
     closed_at = DateTimeColumn(format="Y-m-d H:i", verbose_name="Closed (UTC)", default="—")
-    closed_by = tables.Column(default="—", verbose_name="Closed by")
+    closed_by = tables.Column(default="—", verbose_name="Closed by", visible=False)  # on the page: with the time
     acknowledged = tables.Column(orderable=False, verbose_name="Acknowledged", default="")
     links = tables.TemplateColumn(
         template_name="billing/invoices/_period_links.html", orderable=False, verbose_name="", exclude_from_export=True
@@ -263,6 +263,8 @@ class PeriodTable(tables.Table):
 
     class Meta:
         orderable = True
+        # thirteen columns: tighter cells keep the month's row within a laptop's width
+        attrs = {"class": "table table-vcenter card-table table-striped table-sm"}
 
     def __init__(self, *args, currency: str, **kwargs):
         super().__init__(*args, **kwargs)
@@ -292,6 +294,17 @@ class PeriodTable(tables.Table):
 
     def value_cost(self, value):
         return money(value, self.currency).replace(",", "")
+
+    def render_closed_at(self, value, record, bound_column):
+        text = bound_column.column.render(value=value, bound_column=bound_column)
+        return (
+            format_html('{}<div class="small text-secondary">by {}</div>', text, record["closed_by"])
+            if record.get("closed_by")
+            else text
+        )
+
+    def value_closed_at(self, value, bound_column):
+        return bound_column.column.render(value=value, bound_column=bound_column)
 
     def render_unrated(self, value):
         return format_html('<span class="text-danger fw-bold">{}</span>', f"{value:,}") if value else "0"

@@ -26,6 +26,27 @@ def icon(name: str, css: str = "") -> str:
 
 
 @register.filter
+def textarea_rows(text, width: int = 90) -> int:
+    """Rows enough to show `text` whole (wrapped at about `width` characters), 3 to 14."""
+    text = str(text or "")
+    wrapped = sum(1 + len(line) // width for line in text.splitlines() or [""])
+    return max(3, min(14, wrapped))
+
+
+NOT_FILTERS = {"page", "per_page", "sort", "_export"}
+
+
+@register.simple_tag(takes_context=True)
+def active_filters(context, *ignored: str) -> int:
+    """How many filters the list's query string sets (paging, sorting and `ignored` are not filters)."""
+    request = context.get("request")
+    if request is None:
+        return 0
+    skip = NOT_FILTERS.union(ignored)
+    return sum(1 for key, values in request.GET.lists() if key not in skip and any(v.strip() for v in values))
+
+
+@register.filter
 def status_colour(status: str) -> str:
     return {
         "queued": "secondary",

@@ -195,6 +195,8 @@ def test_finance_pages_fit_the_width_and_the_sidebar_is_reachable(page, role_wor
     assert not overflowing, pformat(overflowing, width=140)
     if viewport == TABLET:  # the reconciliation board is wider than a tablet: it scrolls in its box
         assert "/reconciliation/" in scrolling_tables, scrolling_tables
+    else:  # on a laptop every list fits: nothing to scroll sideways for its last columns
+        assert not scrolling_tables, scrolling_tables
 
     visit(page, "/")
     budgets = page.locator("#sidebar-menu").get_by_role("link", name="Budgets")
@@ -209,6 +211,29 @@ def test_finance_pages_fit_the_width_and_the_sidebar_is_reachable(page, role_wor
     assert budgets.is_visible()
     budgets.click()
     page.wait_for_url("**/budgets/")
+
+
+def test_below_1400_px_the_filter_folds_above_the_list_and_opens_when_set(page, role_world):
+    """On a laptop the list takes the full width; its filter card is folded, opens with its button,
+    and once a filter is applied it comes back open, saying how many filters are set."""
+    world = plant_world(role_world)
+    sign_in(page, role_world.user(Role.FINANCE))
+    visit(page, "/alerts/")
+    status = page.get_by_label("Status", exact=True)
+    toggle = page.get_by_role("button", name="Filters")
+    assert not status.is_visible() and toggle.get_attribute("aria-expanded") == "false"
+    table_box = page.locator(".table-responsive").first.bounding_box()
+    assert table_box["width"] > 1000, table_box  # the whole content width, no filter column beside it
+    toggle.click()
+    status.wait_for(state="visible")
+    assert toggle.get_attribute("aria-expanded") == "true"
+    status.select_option("open")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**/alerts/?*status=open*")
+    assert page.get_by_label("Status", exact=True).is_visible()
+    assert page.locator(".tl-filter .card-title").inner_text().strip().endswith("1 active")
+    assert page.locator("table tbody tr").filter(has_text="Budget 80 % reached").count() == 1
+    assert world.alert_pk
 
 
 # 3. Keyboard: the forms can be filled and submitted without a mouse --------------------------------
