@@ -93,10 +93,17 @@ class JobRun(TimeStampedModel):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The Celery task that runs it, and when the broker last took that task: a queued run whose
+    # task never reached the broker (it was down) or got lost is sent again (core.requeue_queued_runs).
+    task = models.CharField(max_length=100, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["created_by", "-created_at"], name="jobrun_creator_recent")]
+        indexes = [
+            models.Index(fields=["created_by", "-created_at"], name="jobrun_creator_recent"),
+            models.Index(fields=["status", "created_at"], name="jobrun_status_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk} ({self.status})"

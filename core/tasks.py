@@ -58,3 +58,12 @@ def _fx_import(run: JobRun, report) -> dict:
 @shared_task(name="core.fx_import", acks_late=True)
 def fx_import(run_id: int) -> None:
     _fx_import(run_id)
+
+
+@shared_task(name="core.requeue_queued_runs", acks_late=True)
+def requeue_queued_runs() -> int:
+    """Beat (JOB_REQUEUE_INTERVAL_SECONDS): send again the tasks of queued runs the broker never
+    got or lost; idempotent, since a run's task does nothing once the run started or finished."""
+    from . import services
+
+    return len(services.job_runs_requeue())

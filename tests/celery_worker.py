@@ -4,11 +4,12 @@ machine has it, else kombu's filesystem transport), each on a queue of its own."
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from celery import Celery
@@ -99,3 +100,40 @@ def wait_for(predicate, *, timeout: float = 60, interval: float = 0.2, log_path:
         time.sleep(interval)
     detail = log_path.read_text()[-3000:] if log_path and log_path.exists() else ""
     raise AssertionError(f"condition not met within {timeout}s\n{detail}")
+
+
+class WorkerProcess:
+    """A `celery worker` (optionally with embedded beat) in its own process group, so a test can
+    kill it and its pool children at once with SIGKILL, as a crashed machine would."""
+
+    def __init__(self, env: dict, log_path: Path, *, concurrency: int = 1, beat: bool = False) -> None:
+        self.log_path = log_path
+        args = [sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "INFO"]
+        args += ["--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        if beat:
+            args += ["-B", "-s", str(log_path.with_suffix(".beat"))]
+        with log_path.open("a") as log:
+            self.proc = subprocess.Popen(
+                args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no acknowledgement, no clean-up, no goodbye."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=20)
+        # pool children are in the same group; make sure none survives the parent
+        with suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text()[-chars:] if self.log_path.exists() else ""

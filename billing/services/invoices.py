@@ -508,6 +508,13 @@ def invoices_issue_fan_out(*, run_id: int, send: Callable[[int, list[int]], None
         send(run_id, ids[start : start + ISSUE_CHUNK])
 
 
+def _pdf_store_quietly(invoice: Invoice) -> None:
+    try:
+        invoice_pdf_store(invoice=invoice)
+    except Exception:  # the PDF is rendered on its first request instead (invoice_issue's docstring)
+        logger.exception("could not render the PDF of issued invoice %s", invoice.pk)
+
+
 def invoices_issue_chunk(*, run_id: int, ids: list[int]) -> None:
     """Issue some of a bulk run's invoices; the run's counts and progress move as chunks finish,
     and the last chunk ends the run. A chunk delivered twice finds its invoices issued: counted,
@@ -517,11 +524,16 @@ def invoices_issue_chunk(*, run_id: int, ids: list[int]) -> None:
     for invoice in Invoice.objects.filter(pk__in=ids).order_by("pk"):
         if invoice.is_issued:
             issued += 1
+            if not invoice.pdf_sha256:  # issued by a worker that died before it stored the PDF
+                _pdf_store_quietly(invoice)
             continue
         try:
             invoice_issue(invoice=invoice, actor=run.created_by)
             issued += 1
         except ApplicationError as exc:
+            if Invoice.objects.filter(pk=invoice.pk, status=Invoice.Status.ISSUED).exists():
+                issued += 1  # a second delivery of this chunk issued it meanwhile: counted, not an error
+                continue
             errors.append({"invoice": invoice.pk, "message": exc.message})
     with transaction.atomic():
         run = JobRun.objects.select_for_update().get(pk=run_id)

@@ -125,6 +125,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # MIDDLEWARE
 # ------------------------------------------------------------------------------
 MIDDLEWARE = [
+    # first: counts every answer, the other middlewares' included (GET /metrics)
+    "core.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "core.middleware.RejectNulCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -284,7 +286,14 @@ LOGGING = {
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
 CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A task whose worker died unacknowledged goes back to the queue this long after delivery
+    # (Redis). Keep it above the longest task: a run still working when it expires gets a second
+    # delivery, which does nothing (core.jobs holds a lock per run), but wastes a worker slot.
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    # How often workers look for such messages (every interval × throttle seconds; kombu's
+    # defaults are 10 and 10). Tests lower both to see a redelivery within seconds.
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+    "unacked_restore_throttle": env.int("CELERY_UNACKED_RESTORE_THROTTLE", default=10),
 }
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # A broker that needs no server: messages are files under var/celery (the run command's default).
@@ -302,6 +311,10 @@ CELERY_ENABLE_UTC = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A request that enqueues work while the broker is down waits at most about a second before the
+# work is left queued in the database for the requeue sweep (core.services.send_task).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_SERIALIZER = "json"
@@ -312,8 +325,23 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3 * 3600)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=3 * 3600 - 60)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Queued runs whose task never reached the broker (down when they were created) are sent again
+# after JOB_REQUEUE_UNSENT_AFTER_SECONDS; runs sent but still queued JOB_REQUEUE_SENT_AFTER_SECONDS
+# later (a message lost with a broker that restarted without persistence) are sent again too.
+JOB_REQUEUE_INTERVAL_SECONDS = env.float("JOB_REQUEUE_INTERVAL_SECONDS", default=60.0)
+JOB_REQUEUE_UNSENT_AFTER_SECONDS = env.float("JOB_REQUEUE_UNSENT_AFTER_SECONDS", default=10.0)
+JOB_REQUEUE_SENT_AFTER_SECONDS = env.float("JOB_REQUEUE_SENT_AFTER_SECONDS", default=3600.0)
+# Runs left `running` by a worker that is gone (their advisory lock free, untouched this long)
+# are sent again too: a message lost while its run was running (core.services.job_runs_orphaned).
+JOB_REQUEUE_RUNNING_AFTER_SECONDS = env.float("JOB_REQUEUE_RUNNING_AFTER_SECONDS", default=300.0)
 # Periodic tasks: written into django-celery-beat's tables when beat starts (editable there).
 CELERY_BEAT_SCHEDULE = {
+    # Runs the broker never got (it was down) or lost: their tasks are sent again.
+    "core-requeue-queued-runs": {
+        "task": "core.requeue_queued_runs",
+        "schedule": JOB_REQUEUE_INTERVAL_SECONDS,
+        "options": {"expires": max(1.0, JOB_REQUEUE_INTERVAL_SECONDS - 1)},
+    },
     # Scheduled pulls of vendor usage APIs: each minute, a run for every source whose pull is due.
     "usage-pull-due-sources": {
         "task": "usage.pull_due_sources",
@@ -379,8 +407,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "core.api.throttling.AnonThrottle",  # DRF's, letting requests through when the cache is down
+        "core.api.throttling.UserThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="60/minute"),
@@ -440,6 +468,10 @@ ACCOUNT_RATE_LIMITS = {
     "login_failed": env.str("LOGIN_FAILED_RATE_LIMIT", default="10/m/ip,5/5m/key"),
     "reset_password": "20/m/ip,5/m/key",
 }
+# Behind N reverse proxies of your own, the client IP the per-IP limits count is the Nth address
+# from the right of X-Forwarded-For; 0 (direct) takes REMOTE_ADDR and ignores the header, which a
+# client could forge. https://docs.allauth.org/en/latest/common/configuration.html
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = env.str("ACCOUNT_DEFAULT_HTTP_PROTOCOL", default="http")
 # https://docs.allauth.org/en/latest/mfa/configuration.html
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
@@ -498,9 +530,14 @@ TOKENLEDGER_DEFAULT_FISCAL_YEAR_START_MONTH = env.int("FISCAL_YEAR_START_MONTH",
 # API tokens: refresh last_used_at at most this often (seconds) to keep reads write-free.
 API_TOKEN_LAST_USED_RESOLUTION = env.int("API_TOKEN_LAST_USED_RESOLUTION", default=60)
 API_TOKEN_DEFAULT_EXPIRY_DAYS = env.int("API_TOKEN_DEFAULT_EXPIRY_DAYS", default=365)
+# Bearer tokens that fail (unknown, wrong, revoked, expired) per client IP and minute; past it the
+# IP's bearer requests answer 429 until the minute is over (accounts.authentication).
+API_TOKEN_FAILED_PER_MINUTE = env.int("API_TOKEN_FAILED_PER_MINUTE", default=30)
 # Usage ingestion (DESIGN.md, ingestion interfaces)
 USAGE_MAX_RECORDS_PER_REQUEST = env.int("USAGE_MAX_RECORDS_PER_REQUEST", default=50_000)
 USAGE_MAX_BODY_BYTES = env.int("USAGE_MAX_BODY_BYTES", default=64 * 1024 * 1024)
+# An uploaded usage file (POST usage/files, the upload page) larger than this is refused (413).
+USAGE_UPLOAD_MAX_BYTES = env.int("USAGE_UPLOAD_MAX_BYTES", default=64 * 1024 * 1024)
 USAGE_FUTURE_TOLERANCE_MINUTES = env.int("USAGE_FUTURE_TOLERANCE_MINUTES", default=10)
 USAGE_FILE_CHUNK_ROWS = env.int("USAGE_FILE_CHUNK_ROWS", default=10_000)
 # Scheduled pulls of vendor usage APIs (usage.pulls): per request, attempts with exponential
@@ -509,6 +546,16 @@ USAGE_PULL_MAX_ATTEMPTS = env.int("USAGE_PULL_MAX_ATTEMPTS", default=5)
 USAGE_PULL_BACKOFF_SECONDS = env.float("USAGE_PULL_BACKOFF_SECONDS", default=2.0)
 USAGE_PULL_TIMEOUT_SECONDS = env.float("USAGE_PULL_TIMEOUT_SECONDS", default=30.0)
 USAGE_PULL_MAX_PAGES = env.int("USAGE_PULL_MAX_PAGES", default=200)
+
+# METRICS (GET /metrics, core.metrics)
+# ------------------------------------------------------------------------------
+# Prometheus text format for these addresses or networks (the connection's own address, never a
+# forwarded header), or for `Authorization: Bearer <METRICS_TOKEN>` (empty: no token accepted).
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# The shared state (job runs, ingested rows, queue depth) is read at most once per this many
+# seconds across all web processes (kept in the shared cache); 0 reads it on every scrape.
+METRICS_CACHE_SECONDS = env.int("METRICS_CACHE_SECONDS", default=15)
 
 # BILLING
 # ------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_THROTTLE_RATES": {"anon": "100000/minute", "user": "100000/minute"},
 }
+API_TOKEN_FAILED_PER_MINUTE = 100000  # tests/test_security_auth.py tests the limit with its own value
 ACCOUNT_RATE_LIMITS = {"login": "1000/m/ip", "login_failed": "1000/m/ip,1000/5m/key", "reset_password": "1000/m/ip"}
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="memory://")
 # Ingestion runs evaluate alerts after they commit; other apps' tests ingest without that side

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DataError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -19,6 +19,23 @@ from core.exceptions import ApplicationError
 
 def error_body(message: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"message": message, "extra": extra or {}}
+
+
+DATABASE_UNAVAILABLE = "The database cannot be reached right now; try again in a few seconds."
+RETRY_AFTER_SECONDS = 5
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """The database went away (restarting, failing over, unreachable) or broke the connection:
+    a temporary condition, answered 503 with Retry-After rather than as a server error. The next
+    request reconnects (health-checked persistent connections), so the process need not restart."""
+    return isinstance(exc, (OperationalError, InterfaceError))
+
+
+def database_unavailable_response() -> Response:
+    response = Response(error_body(DATABASE_UNAVAILABLE), status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def summarise_fields(fields: Any) -> str:
@@ -60,6 +77,9 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             error_body("Request body is larger than the configured limit."),
             status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
         )
+
+    elif database_unavailable(exc):
+        return database_unavailable_response()
 
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.message, exc.extra), status=exc.status_code)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponseServerError
+import sys
+
+from django.http import HttpResponse, HttpResponseServerError
 from django.shortcuts import render
 from django.template import loader
 
-from core.api.errors import json_error_response
+from core.api.errors import DATABASE_UNAVAILABLE, RETRY_AFTER_SECONDS, database_unavailable, json_error_response
 
 
 def _respond(request, status: int, message: str, template: str):
@@ -28,7 +30,15 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
-    """Rendered without context processors: the database may be the thing that failed."""
+    """Rendered without context processors: the database may be the thing that failed. When it
+    did (outside an API view, e.g. loading a session), the answer is 503: try again shortly."""
+    if database_unavailable(sys.exc_info()[1]):
+        if request.path.startswith("/api/"):
+            response = json_error_response(DATABASE_UNAVAILABLE, 503)
+        else:
+            response = HttpResponse(DATABASE_UNAVAILABLE, status=503, content_type="text/plain; charset=utf-8")
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     message = "Internal server error; the team has been told."
     if request.path.startswith("/api/"):
         return json_error_response(message, 500)

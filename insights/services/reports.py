@@ -13,9 +13,11 @@ report).
 * Exactly once: a pack is unique per run and audience, a delivery per pack and address. A run
   delivered again (late acknowledgement after a worker died) finds the packs it wrote and the
   deliveries it sent and carries on with the rest. A delivery is sent while its row is locked
-  and marked sent in the same transaction, so two workers never send it both; a worker killed
-  between the SMTP server's acceptance and the commit sends that one message again (the
-  Message-ID is the same, so mail systems can tell).
+  and marked sent in the same transaction, so two workers never send it both. The one window:
+  a worker killed after the SMTP server accepted a message and before that commit leaves it
+  unsent, and the redelivered run sends it again, so email is at-least-once for that message
+  (its Message-ID, chosen when the delivery is created, is the same both times, so mail systems
+  can tell). tests/faults/test_report_send_killed.py kills a worker mid-send.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.months import month_last_day, previous_month
-from billing.pdf import money_format
 from core.exceptions import ApplicationError
 from core.jobs import Report
 from core.models import JobRun, OrganizationSettings
@@ -46,7 +47,6 @@ from core.selectors import organization_settings
 from core.services import job_run_create
 
 from ..models import MonthlyReport, ReportDelivery
-from ..reports.pdf import period_title, report_pdf_render
 from ..selectors.reports import Scope, company_scope, manager_scopes, monthly_report_data
 
 logger = logging.getLogger(__name__)
@@ -139,6 +139,8 @@ def report_write(*, period: date, scope: Scope, run: JobRun | None = None, trigg
     existing = MonthlyReport.objects.filter(run=run, scope_key=scope.key).first() if run is not None else None
     if existing is not None:
         return existing
+    from ..reports.pdf import period_title, report_pdf_render  # weasyprint and matplotlib: on first use
+
     data = monthly_report_data(period=period, scope=scope)
     title = period_title(period, scope.label)
     pdf = report_pdf_render(data, title=title)
@@ -171,7 +173,13 @@ def reports_send_run_execute(run: JobRun, report: Report) -> dict:
     for index, (scope, users) in enumerate(audiences):
         pack = report_write(period=period, scope=scope, run=run, trigger=trigger)
         for user in users:
-            ReportDelivery.objects.get_or_create(report=pack, email=user.email.lower(), defaults={"user": user})
+            # the Message-ID is chosen (and committed) before any attempt to send: a message sent
+            # again after a worker died past the server's acceptance carries the same one
+            ReportDelivery.objects.get_or_create(
+                report=pack,
+                email=user.email.lower(),
+                defaults={"user": user, "message_id": make_msgid(f"report{pack.pk}", domain="tokenledger")},
+            )
         written.append(pack)
         report(int(60 * (index + 1) / len(audiences)), f"{index + 1} of {len(audiences)} packs written")
     deliveries = list(
@@ -223,6 +231,8 @@ def _message(delivery: ReportDelivery) -> EmailMultiAlternatives:
 
 def report_headline(pack: MonthlyReport) -> list[tuple[str, str]]:
     """The figures an email and the archive show beside a pack: (label, text)."""
+    from billing.pdf import money_format  # imports weasyprint: on first use, not in every worker's start
+
     summary, currency = pack.summary or {}, pack.currency
     rows = []
     for key, label in (
