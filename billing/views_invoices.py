@@ -21,11 +21,11 @@ from django.utils.http import urlencode
 from django.views import View
 from django.views.generic import TemplateView
 from django_tables2 import SingleTableView
-from django_tables2.export import ExportMixin
 
 from accounts.approvals import four_eyes_enabled
 from core.currencies import minor_units
 from core.exceptions import ApplicationError
+from core.exports import ExportMixin
 from core.policy import CHANGE, VIEW, can
 from core.selectors import job_run_list, organization_settings
 from core.views.generic import ObjectDetailView, ObjectListView

@@ -18,9 +18,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
 from django_tables2 import SingleTableMixin
-from django_tables2.export import ExportMixin
 
 from core.exceptions import ApplicationError, ValidationFailed
+from core.exports import ExportMixin
 from core.policy import CHANGE, VIEW, can
 from core.views.generic import (
     ObjectDeleteView,

@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.views.generic import TemplateView
 
+from core.exports import neutralise_databook, neutralise_dataset
 from core.views.mixins import PolicyRequiredMixin
 from usage.views.explorer import EXPORT_TYPES
 
@@ -53,9 +54,9 @@ class DashboardView(PolicyRequiredMixin, TemplateView):
 
     def export(self, board: selectors.Dashboard, export_format: str) -> HttpResponse:
         if export_format == "csv":
-            content = exports.csv_dataset(board).export("csv")
-        else:
-            content = exports.xlsx_databook(board).export("xlsx")
+            content = neutralise_dataset(exports.csv_dataset(board)).export("csv")
+        else:  # CSV injection: names are neutralised (core.exports)
+            content = neutralise_databook(exports.xlsx_databook(board)).export("xlsx")
         response = HttpResponse(content, content_type=EXPORT_TYPES[export_format])
         response["Content-Disposition"] = f'attachment; filename="dashboard_{board.as_of:%Y-%m-%d}.{export_format}"'
         return response

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from procurement.forms import ServiceModelForm
@@ -122,7 +123,12 @@ TRACE_FIELDS = ("vendor", "model", "timezone", "start")
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField(help_text="UTF-8 text. The file is kept with its run, so a failed run can be looked into.")
+    file = forms.FileField(
+        help_text=(
+            f"UTF-8 text (CSV, JSON or NDJSON), at most {settings.USAGE_UPLOAD_MAX_BYTES // (1024 * 1024)} MiB. "
+            "The file is kept with its run, so a failed run can be looked into."
+        )
+    )
     format = forms.ChoiceField(
         choices=UPLOAD_FORMATS,
         help_text=(

@@ -11,9 +11,9 @@ from django.views import View
 from django.views.generic import DetailView, FormView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
-from django_tables2.export import ExportMixin
 
 from core.exceptions import ApplicationError
+from core.exports import ExportMixin
 from core.policy import CHANGE, can
 
 from .mixins import PolicyRequiredMixin

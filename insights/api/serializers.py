@@ -7,6 +7,7 @@ import django_filters
 from django.urls import reverse
 from rest_framework import serializers
 
+from core.filtersets import UtcIsoDateTimeFilter
 from core.policy import can
 
 from ..models import Alert, AlertDelivery, AlertRule, InboxItem
@@ -22,8 +23,8 @@ class AlertFilterSet(django_filters.FilterSet):
     department = django_filters.CharFilter(field_name="department__code", help_text="Department code.")
     vendor = django_filters.CharFilter(field_name="vendor__slug", help_text="Vendor slug.")
     period = django_filters.CharFilter()
-    raised_after = django_filters.IsoDateTimeFilter(field_name="raised_at", lookup_expr="gte")
-    raised_before = django_filters.IsoDateTimeFilter(field_name="raised_at", lookup_expr="lt")
+    raised_after = UtcIsoDateTimeFilter(field_name="raised_at", lookup_expr="gte")
+    raised_before = UtcIsoDateTimeFilter(field_name="raised_at", lookup_expr="lt")
     q = django_filters.CharFilter(field_name="title", lookup_expr="icontains", label="Title contains")
 
     class Meta:

@@ -44,6 +44,18 @@ from .serializers import (
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/json-seq")
 
 
+# A multipart body holds the file and a few short fields: this much more than the file limit is allowed.
+MULTIPART_ALLOWANCE = 64 * 1024
+
+
+def content_length(request) -> int:
+    """The declared body length; a header that is not a number counts as none (as Django reads it)."""
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
 class _KeptFilterSetBackend(DjangoFilterBackend):
     """Leaves the filterset it used on the view (view.filterset), for the count."""
 
@@ -104,7 +116,7 @@ class UsageRecordsApi(mixins.ListModelMixin, GenericAPIView):
         return self.get_paginated_response(self.get_serializer(page, many=True, context=context).data)
 
     def _records(self, request) -> list:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        length = content_length(request)
         if length > settings.USAGE_MAX_BODY_BYTES:
             raise PayloadTooLarge(f"The body is {length} bytes; the limit is {settings.USAGE_MAX_BODY_BYTES}.")
         body = request.body
@@ -156,7 +168,9 @@ class UsageRecordsApi(mixins.ListModelMixin, GenericAPIView):
 
 
 class UsageFileUploadApi(APIView):
-    """Upload a feed file → 202 {"run": id}; a worker ingests it (`GET usage/runs/{id}`)."""
+    """Upload a feed file → 202 {"run": id}; a worker ingests it (`GET usage/runs/{id}`). A file
+    over USAGE_UPLOAD_MAX_BYTES answers 413; one that is not UTF-8 text by its content (an image,
+    an archive, UTF-16, Latin-1) 415; no run is made for either."""
 
     policy_resource = "usage"
     policy_actions = {"post": "ingest"}
@@ -164,6 +178,13 @@ class UsageFileUploadApi(APIView):
 
     @extend_schema(request={"multipart/form-data": FileUploadSerializer}, responses={202: RunCreatedSerializer})
     def post(self, request):
+        limit = settings.USAGE_UPLOAD_MAX_BYTES
+        length = content_length(request)
+        if length > limit + MULTIPART_ALLOWANCE:  # refused before the body is read
+            raise PayloadTooLarge(
+                f"The upload is {length} bytes; files are limited to {limit} bytes (USAGE_UPLOAD_MAX_BYTES).",
+                extra={"size": length, "limit": limit},
+            )
         form = FileUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data

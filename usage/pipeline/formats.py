@@ -38,6 +38,54 @@ class Parsed(dict):
         self.raw = raw
 
 
+# Uploads are text (CSV, JSON, NDJSON): what they are is read from their first bytes, not their name.
+BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x00\x00\xfe\xff", "UTF-32 text"),
+    (b"\xff\xfe\x00\x00", "UTF-32 text"),
+    (b"\xfe\xff", "UTF-16 text"),
+    (b"\xff\xfe", "UTF-16 text"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (an XLSX or other Office file is one)"),
+    (b"PK\x05\x06", "a ZIP archive"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\xfd7zXZ\x00", "an xz archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an old Office document (XLS, DOC)"),
+    (b"\x7fELF", "a program"),
+)
+
+
+def text_problem(data: bytes) -> str | None:
+    """Why an upload is not UTF-8 text, or None when it is (a UTF-8 byte-order mark is fine).
+    Judged by its content: a PNG named usage.csv is a PNG."""
+    for signature, kind in BINARY_SIGNATURES:
+        if data.startswith(signature):
+            if kind.startswith("UTF-"):
+                return f"The file is {kind}; save it as UTF-8 and upload it again."
+            return f"The file is {kind}, not text; upload the feed as UTF-8 text (CSV, JSON or NDJSON)."
+    if data[:3] == b"BZh" and data[4:10] == b"1AY&SY":
+        return "The file is a bzip2 archive, not text; upload the feed as UTF-8 text (CSV, JSON or NDJSON)."
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        return (
+            f"The file holds a NUL byte (at byte {nul}): it is binary, or UTF-16/32 text without a byte-order "
+            "mark; upload the feed as UTF-8 text."
+        )
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return (
+            f"The file is not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8 "
+            "(e.g. from Latin-1 or Windows-1252) and upload it again."
+        )
+    return None
+
+
 def decode(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
@@ -50,6 +98,8 @@ def decode(data: bytes) -> str:
 
 def json_array(data: bytes) -> list:
     """A request body that must be a JSON array of records."""
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark, as some tools write: not part of the JSON
+        data = data[3:]
     try:
         parsed = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -105,9 +155,18 @@ CSV_COLUMNS = (
 )
 
 
+def csv_rows(reader) -> Iterator[list[str]]:
+    """A csv reader's rows; a file it cannot read (a cell over the csv module's 128 KiB limit, a
+    NUL character) fails the whole run with the line, so nothing is applied."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise FeedError(f"Line {reader.line_num}: the CSV cannot be read ({exc}); nothing was stored.") from exc
+
+
 def csv_header(text: str) -> list[str]:
     reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
+    header = next(csv_rows(reader), None)
     if not header or not any(h.strip() for h in header):
         raise FeedError("The CSV file is empty or has no header row.")
     header = [h.strip() for h in header]
@@ -132,13 +191,14 @@ def generic_csv(text: str, header: list[str] | None = None) -> Iterator[tuple[in
     """Rows numbered by their line in the file (the header is line 1). Values stay text; the
     normalise step reads numbers from text for this format. Empty cells are absent values."""
     reader = csv.reader(io.StringIO(text))
+    rows = csv_rows(reader)
     if header is None:
         header = csv_header(text)
-        next(reader)
+        next(rows)
         first_line = 2
     else:
         first_line = 1
-    for offset, values in enumerate(reader):
+    for offset, values in enumerate(rows):
         line = first_line + offset
         if not values or not any(v.strip() for v in values):
             continue
@@ -238,15 +298,15 @@ def request_trace(text: str, opts: TraceOptions) -> Iterator[tuple[int, object]]
             if line_text.strip():
                 yield offset + 1, _mooncake_row(line_text, opts, offset + 1, start)
         return
-    reader = csv.reader(io.StringIO(text))
-    header = [h.strip() for h in next(reader, [])]
+    rows = csv_rows(csv.reader(io.StringIO(text)))
+    header = [h.strip() for h in next(rows, [])]
     if header[:3] != ["TIMESTAMP", "ContextTokens", "GeneratedTokens"]:
         raise FeedError(
             "Unknown trace layout: expected a CSV with TIMESTAMP,ContextTokens,GeneratedTokens (Azure) "
             "or JSON lines with timestamp, input_length, output_length (Mooncake)."
         )
     zone = opts.zone()
-    for offset, values in enumerate(reader):
+    for offset, values in enumerate(rows):
         if values and any(v.strip() for v in values):
             yield offset + 2, _azure_row(values, opts, offset + 2, zone)
 
@@ -255,5 +315,5 @@ def request_trace_row(raw: str, opts: TraceOptions, line: int):
     """One trace row again (a replay), keeping its original line so its key does not change."""
     if raw.lstrip().startswith("{"):
         return _mooncake_row(raw, opts, line, opts.start_at())
-    values = next(csv.reader(io.StringIO(raw)), [])
+    values = next(csv_rows(csv.reader(io.StringIO(raw))), [])
     return _azure_row(values, opts, line, opts.zone())

@@ -21,6 +21,7 @@ DIMENSION_FIELDS = ("project_id", "api_key_id", "workspace_id", "user_id", "serv
 DIMENSION_LIMITS = {"service_tier": 64, "region": 64}
 LATENCY_FIELDS = ("latency_ms", "latency_p50_ms", "latency_p90_ms")
 SEP = "\x1f"
+NUL = "\x00"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 
@@ -103,7 +104,9 @@ def _count(record: dict, name: str, default: int | None, reasons: list[str], coe
         reasons.append(f"{name} must be a whole number ≥ 0, not {value!r}")
         return 0
     if isinstance(value, float) and not isinstance(value, bool):
-        if math.isfinite(value) and value == int(value) and value >= 0:
+        if math.isfinite(value) and value > MAX_INT:  # JSON integers past 64 bits arrive as floats
+            reasons.append(f"{name} {value!r} is larger than a 64-bit count")
+        elif math.isfinite(value) and value == int(value) and value >= 0:
             reasons.append(f"{name} must be a whole number, not {value!r}")
         else:
             reasons.append(f"{name} must be a whole number ≥ 0, not {value!r}")
@@ -149,7 +152,7 @@ def _fast(record: dict, index: int, ctx: BatchContext) -> Row | None:
     model = get("model")
     if source_id is None or vendor_id is None or type(model) is not str or not model or len(model) > 200:
         return None
-    if model[0] == " " or model[-1] == " " or model != model.strip():
+    if model[0] == " " or model[-1] == " " or model != model.strip() or NUL in model:
         return None
     start_text = get("bucket_start")
     end_text = get("bucket_end")
@@ -197,14 +200,14 @@ def _fast(record: dict, index: int, ctx: BatchContext) -> Row | None:
     project, api_key, workspace, user = get("project_id"), get("api_key_id"), get("workspace_id"), get("user_id")
     tier, region = get("service_tier"), get("region")
     for value in (project, api_key, workspace, user, tier, region):
-        if value is not None and (type(value) is not str or not value or len(value) > 64):
+        if value is not None and (type(value) is not str or not value or len(value) > 64 or NUL in value):
             return None
     tags = get("tags")
     if tags:
         if type(tags) is not dict:
             return None
         for k, v in tags.items():
-            if type(k) is not str or type(v) is not str:
+            if type(k) is not str or type(v) is not str or NUL in k or NUL in v:
                 return None
         tag_items = sorted(tags.items())
     else:
@@ -218,7 +221,9 @@ def _fast(record: dict, index: int, ctx: BatchContext) -> Row | None:
     else:
         department = None
     external_id = get("external_id")
-    if external_id is not None and (type(external_id) is not str or not external_id or len(external_id) > 255):
+    if external_id is not None and (
+        type(external_id) is not str or not external_id or len(external_id) > 255 or NUL in external_id
+    ):
         return None
     start_us = (start - EPOCH) // MICROSECOND
     end_us = None if end is None else (end - EPOCH) // MICROSECOND
@@ -394,6 +399,13 @@ def _checked(record, index: int, ctx: BatchContext) -> Row | list[str]:
                 reasons.append("external_id is longer than 255 characters")
     else:
         external_id = None
+
+    # PostgreSQL text cannot hold NUL: a record carrying one is rejected, not the whole batch
+    with_nul = [name for name, value in record.items() if isinstance(value, str) and NUL in value]
+    if isinstance(tags, dict) and any(NUL in k or NUL in v for k, v in tags.items()):
+        with_nul.append("tags")
+    if with_nul:
+        reasons.append(f"{', '.join(sorted(set(with_nul)))} must not contain a NUL character (\\u0000)")
 
     if reasons:
         return reasons

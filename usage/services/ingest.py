@@ -11,7 +11,7 @@ from django.core.files.base import ContentFile
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
-from core.exceptions import ApplicationError, Forbidden, UnsupportedFormat
+from core.exceptions import ApplicationError, Forbidden, PayloadTooLarge, UnsupportedFormat
 from core.models import JobRun
 from core.services import job_run_enqueue, send_task
 
@@ -20,7 +20,7 @@ from ..models.sources import Format
 from ..pipeline import BatchResult, ingest_items
 from ..pipeline.context import BatchContext
 from ..pipeline.feeds import FEEDS, Feed, FeedOptions, feed_for
-from ..pipeline.formats import FeedError, TraceOptions, Unreadable, decode
+from ..pipeline.formats import FeedError, TraceOptions, Unreadable, decode, text_problem
 from ..pipeline.run import RejectedRecord
 from . import progress
 
@@ -178,6 +178,7 @@ def file_upload(*, file, format: str, source: Source, actor, token=None, options
             ).zone()
         except FeedError as exc:
             raise ApplicationError(str(exc), extra={"fields": {"timezone": [str(exc)]}}) from exc
+    data = upload_bytes(file)
     with transaction.atomic():
         run = IngestionRun(
             kind="ingestion",
@@ -188,10 +189,39 @@ def file_upload(*, file, format: str, source: Source, actor, token=None, options
             options=options,
             params={"file_name": getattr(file, "name", "upload")},
         )
-        run_file_attach(run, file.read(), getattr(file, "name", "upload"))
+        run_file_attach(run, data, getattr(file, "name", "upload"))
         run.save()
         job_run_enqueue(run=run, task="usage.ingest_file")
     return run
+
+
+def upload_limit() -> int:
+    return int(settings.USAGE_UPLOAD_MAX_BYTES)
+
+
+def upload_bytes(file) -> bytes:
+    """An upload's content, refused before any run exists when it is too large (413), empty
+    (400) or not UTF-8 text by its content whatever its name (415: an image, an archive, an
+    XLSX, UTF-16, Latin-1, NUL bytes)."""
+    limit = upload_limit()
+    size = getattr(file, "size", None)
+    if size is not None and size > limit:
+        raise PayloadTooLarge(
+            f"The file is {size} bytes; uploads are limited to {limit} bytes (USAGE_UPLOAD_MAX_BYTES).",
+            extra={"size": size, "limit": limit},
+        )
+    data = file.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(
+            f"The file is larger than {limit} bytes, the upload limit (USAGE_UPLOAD_MAX_BYTES).",
+            extra={"limit": limit},
+        )
+    if not data:
+        raise ApplicationError("The file is empty.", extra={"fields": {"file": ["The submitted file is empty."]}})
+    problem = text_problem(data)
+    if problem:
+        raise UnsupportedFormat(problem, extra={"fields": {"file": [problem]}})
+    return data
 
 
 def run_file_attach(run: IngestionRun, data: bytes, name: str) -> None:

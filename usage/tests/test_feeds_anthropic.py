@@ -497,7 +497,6 @@ def test_an_interrupted_page_fails_the_run_and_stores_nothing(uploader, fmt):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"\xff\xd8\xff\xe0\x00\x10JFIF", "not UTF-8"),
         (b"<html><head><title>429 Too Many Requests</title></head></html>", "invalid JSON at line 1"),
         (b'{"type": "error", "error": {"type": "permission_error", "message": "no admin key"}}', "no data list"),
         (b'"just a string"', "not an object with a data list"),

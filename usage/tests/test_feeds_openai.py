@@ -606,7 +606,6 @@ def test_an_interrupted_page_fails_the_run_and_stores_nothing(uploader, fmt):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not UTF-8"),
         (b"<html><body><h1>502 Bad Gateway</h1></body></html>", "invalid JSON at line 1"),
         (b'{"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}', "no data list"),
         (b"[1, 2, 3]", "not an object with a data list"),

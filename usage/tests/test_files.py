@@ -70,7 +70,6 @@ def test_generic_csv(uploader):
 @pytest.mark.parametrize(
     ("content", "fmt", "message"),
     [
-        (b"\xff\xfe\x00garbage", "generic_csv", "not UTF-8"),
         (b"hello,world\n1,2\n", "generic_csv", "lacks the required column"),
         (b"a;b;c\n", "request_trace", "Unknown trace layout"),
     ],
@@ -85,13 +84,16 @@ def test_garbage_fails_the_run_with_a_message_and_keeps_the_file(uploader, conte
     assert UsageRecord.objects.count() == 0
 
 
-def test_structural_error_after_good_rows_applies_nothing(uploader):
+def test_bytes_that_are_not_utf8_after_good_rows_refuse_the_whole_upload(uploader):
+    """Checked by content at upload (415, no run); tests/test_hostile_inputs.py has the rest."""
     lines = "\n".join(
         f'{{"vendor": "openai", "model": "gpt-4o", "bucket_start": "2026-03-01T0{i}:00:00Z", "input_tokens": 1}}'
         for i in range(5)
     )
-    run = run_of(uploader, uploader("x.ndjson", lines.encode() + b"\n\xff\xfe", "ndjson"))
-    assert run["status"] == "failed" and UsageRecord.objects.count() == 0 and DailyRollup.objects.count() == 0
+    response = uploader("x.ndjson", lines.encode() + b"\n\xff\xfe", "ndjson")
+    assert response.status_code == 415 and "not UTF-8" in response.json()["message"]
+    assert not IngestionRun.objects.exists()
+    assert UsageRecord.objects.count() == 0 and DailyRollup.objects.count() == 0
 
 
 def test_empty_file_refused_at_upload(uploader):

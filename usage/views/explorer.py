@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.views.generic import TemplateView
 
 from core.currencies import minor_units
+from core.exports import neutralise_dataset
 from core.policy import can, is_department_scoped
 from core.scoping import visible_department_ids
 from core.views.mixins import PolicyRequiredMixin
@@ -252,7 +253,8 @@ class UsageExplorerView(PolicyRequiredMixin, TemplateView):
 
     def export(self, export_format: str, rows: list[dict], values: dict, currency: str) -> HttpResponse:
         dataset = export_dataset(rows, values["group_by"], currency)
-        response = HttpResponse(dataset.export(export_format), content_type=EXPORT_TYPES[export_format])
+        content = neutralise_dataset(dataset).export(export_format)  # CSV injection: core.exports
+        response = HttpResponse(content, content_type=EXPORT_TYPES[export_format])
         name = f"usage_{values['start']:%Y-%m-%d}_{values['end']:%Y-%m-%d}.{export_format}"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
