@@ -12,7 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import directory
-from core.policy import can
+from core.exceptions import Forbidden
+from core.policy import CHANGE, can
 from core.roles import Role
 
 from .models import ApiToken, User
@@ -137,6 +138,10 @@ def api_token_create(
 
 
 def api_token_revoke(*, token: ApiToken, revoked_by: User | None) -> ApiToken:
+    """Revoke at once. People revoke their own tokens; only administrators revoke other people's
+    (an auditor sees every token but changes none). `revoked_by=None`: a management command."""
+    if revoked_by is not None and token.user_id != revoked_by.pk and not can(revoked_by, "api_token", CHANGE):
+        raise Forbidden("Only administrators can revoke other people's tokens.")
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.revoked_by = revoked_by

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_tables2 as tables
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Case, IntegerField, Value, When
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -141,6 +141,8 @@ class ApiTokenRevokeView(PolicyRequiredMixin, View):
 
     def post(self, request, pk: int):
         token = get_object_or_404(selectors.api_token_list(user=request.user), pk=pk)
+        if token.user_id != request.user.pk and not can(request.user, "api_token", CHANGE):
+            raise PermissionDenied  # an auditor sees everyone's tokens but revokes only their own
         services.api_token_revoke(token=token, revoked_by=request.user)
         messages.success(request, f"Token tl_{token.key_id}_… revoked.")
         return redirect("accounts:token_list")

@@ -3,7 +3,9 @@
 1. Every route names a policy resource from core/policy.py (or is one of the few public ones).
 2. Every page and API list without parameters answers each role as the policy says, and an
    anonymous caller is sent to the login page (UI) or gets 401 in the error shape (API).
-Detail pages and writes are covered per resource by `core.testing.APIResourceContract`.
+Every other route — detail pages, files, PDFs, exports and writes, with objects inside and outside
+a manager's departments — is walked by tests/test_security_matrix.py; creates, updates and deletes
+that succeed are covered per resource by `core.testing.APIResourceContract`.
 """
 
 from __future__ import annotations
