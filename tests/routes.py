@@ -59,4 +59,5 @@ def all_routes() -> list[Route]:
 
 
 # Routes that are public or belong to libraries with their own protection.
-PUBLIC_PREFIXES = ("accounts/", "api/schema/", "api/docs/", "healthz", "readyz")
+# `metrics` has its own check: allowed addresses or the metrics token (core.metrics.scrape_allowed).
+PUBLIC_PREFIXES = ("accounts/", "api/schema/", "api/docs/", "healthz", "readyz", "metrics")

@@ -13,4 +13,9 @@ class UsageConfig(AppConfig):
         from .directory import SourceDirectory
 
         directory.registry.sources = SourceDirectory()
+        from core.metrics import register_state
+
+        from .metrics import ingestion_metrics
+
+        register_state(ingestion_metrics)
         from . import tasks  # noqa: F401  (registered here, so eager mode and apply_async find them)
