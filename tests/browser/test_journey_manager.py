@@ -177,7 +177,7 @@ def test_a_manager_sees_only_their_departments_everywhere(page, company, request
     assert_no_trace_of_t_out(page, "the usage explorer by model")
 
     text = visit(page, "/budgets/")
-    assert "T-IN" in text and "12000.00" in text and "3000.00" in text
+    assert "T-IN" in text and "12,000.00" in text and "3,000.00" in text
     assert_no_trace_of_t_out(page, "the budgets")
 
     text = visit(page, "/invoices/")
