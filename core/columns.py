@@ -27,7 +27,7 @@ from functools import lru_cache
 import django_tables2 as tables
 from django.template import Context, Template
 from django.template.defaultfilters import date as date_filter
-from django.utils.html import conditional_escape
+from django.utils.html import format_html_join
 from django.utils.timezone import template_localtime
 from django_tables2 import utils as tables_utils
 from django_tables2.columns import library
@@ -35,8 +35,11 @@ from django_tables2.columns import library
 
 class _FormattedMixin:
     def render(self, value, bound_column, **kwargs):
+        """On the page: a narrow column wraps between the date and the time, never inside them."""
         text = date_filter(template_localtime(value), self.date_format)
-        return conditional_escape(text) if text else bound_column.default
+        if not text:
+            return bound_column.default
+        return format_html_join(" ", '<span class="text-nowrap">{}</span>', ((part,) for part in text.split()))
 
 
 @library.register
