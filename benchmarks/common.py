@@ -52,3 +52,49 @@ def fresh_database(name: str) -> str:
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
     subprocess.run([sys.executable, "manage.py", "createcachetable"], cwd=ROOT, env=env, check=True)
     return url
+
+
+def start_celery_workers(count: int, *, env: dict, log_dir: Path, name: str) -> list[subprocess.Popen]:
+    """`count` `celery worker` processes of concurrency 1 (`<name>-<i>@host`), logging to log_dir."""
+    workers = []
+    for index in range(1, count + 1):
+        log_file = open(log_dir / f"worker{index}.log", "w")  # noqa: SIM115 - closed with the process
+        workers.append(
+            subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "WARNING"),
+                    *("--concurrency", "1", "-n", f"{name}-{index}@%h", "--without-gossip", "--without-mingle"),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+        )
+    return workers
+
+
+def wait_for_workers(count: int, timeout: float = 60) -> None:
+    """Until `count` workers answer a ping on the broker this process's Celery app points to."""
+    import time
+
+    from celery import current_app
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(current_app.control.ping(timeout=1.0)) >= count:
+            return
+    raise SystemExit(f"{count} workers did not answer within {timeout:.0f} s (see their logs)")
+
+
+def stop_processes(processes: list[subprocess.Popen], timeout: float = 60) -> None:
+    """Terminate, then kill what has not ended within `timeout`."""
+    for proc in processes:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in processes:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

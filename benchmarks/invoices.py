@@ -36,7 +36,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from .common import ROOT, fresh_database, psycopg_conninfo
+from .common import ROOT, fresh_database, psycopg_conninfo, start_celery_workers, stop_processes, wait_for_workers
 
 DB_NAME = "tokenledger_bench_invoices"
 DIVISIONS = ["ENG", "DATA", "OPS", "SALES", "FIN", "MKT", "LEGAL", "HR", "CS", "RND"]
@@ -270,56 +270,7 @@ def start_workers(count: int, *, url: str, broker: str, log_dir: Path) -> list[s
         "CELERY_TASK_ALWAYS_EAGER": "False",
         "LOG_LEVEL": "WARNING",
     }
-    workers = []
-    for index in range(1, count + 1):
-        log_file = open(log_dir / f"worker{index}.log", "w")  # noqa: SIM115 - closed with the process
-        workers.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "worker",
-                    "-l",
-                    "WARNING",
-                    "--concurrency",
-                    "1",
-                    "-n",
-                    f"bench-invoices-{index}@%h",
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
-        )
-    return workers
-
-
-def wait_for_workers(count: int, timeout: float = 60) -> None:
-    from celery import current_app
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        replies = current_app.control.ping(timeout=1.0)
-        if len(replies) >= count:
-            return
-    raise SystemExit(f"{count} workers did not answer within {timeout:.0f} s (see their logs)")
-
-
-def stop_workers(workers: list[subprocess.Popen]) -> None:
-    for worker in workers:
-        worker.terminate()
-    for worker in workers:
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+    return start_celery_workers(count, env=env, log_dir=log_dir, name="bench-invoices")
 
 
 def wait_for_run(run_id: int, *, timeout: float, log_dir: Path) -> object:
@@ -459,7 +410,7 @@ def main() -> None:
             f"{(issued - generated) / max(1, issue_count) * 1000:.0f} ms an invoice, {args.workers} workers)"
         )
     finally:
-        stop_workers(workers)
+        stop_processes(workers, timeout=30)
         redis_client.flushdb()
 
     log(f"load average {os.getloadavg()[0]:.2f}")

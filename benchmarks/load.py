@@ -40,9 +40,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
-from .common import ROOT, fresh_database
+from .common import ROOT, fresh_database, start_celery_workers, stop_processes, wait_for_workers
 from .ingest import free_port, start_gunicorn
 
 DB_NAME = "tokenledger_bench_load"
@@ -321,48 +320,6 @@ def private_redis(url: str, *, force: bool):
         )
     client.flushdb()
     return client
-
-
-def start_workers(count: int, *, log_dir: Path) -> list[subprocess.Popen]:
-    env = {**os.environ, "CELERY_TASK_ALWAYS_EAGER": "False"}
-    workers = []
-    for index in range(1, count + 1):
-        log_file = open(log_dir / f"worker{index}.log", "w")  # noqa: SIM115 - closed with the process
-        workers.append(
-            subprocess.Popen(
-                [
-                    *(sys.executable, "-m", "celery", "-A", "config", "worker", "-l", "WARNING"),
-                    *("--concurrency", "1", "-n", f"bench-load-{index}@%h", "--without-gossip", "--without-mingle"),
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
-        )
-    return workers
-
-
-def wait_for_workers(count: int, timeout: float = 60) -> None:
-    from celery import current_app
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if len(current_app.control.ping(timeout=1.0)) >= count:
-            return
-    raise SystemExit(f"{count} workers did not answer within {timeout:.0f} s")
-
-
-def stop(processes: list[subprocess.Popen]) -> None:
-    for proc in processes:
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in processes:
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # Clients ------------------------------------------------------------------------------------------
@@ -736,7 +693,9 @@ def main() -> None:
         ports = [free_port() for _ in range(args.web)]
         for port in ports:
             processes.append(start_gunicorn(url, port, workers=args.web_workers))
-        processes += start_workers(args.celery, log_dir=log_dir)
+        processes += start_celery_workers(
+            args.celery, env={**os.environ, "CELERY_TASK_ALWAYS_EAGER": "False"}, log_dir=log_dir, name="bench-load"
+        )
         wait_for_workers(args.celery)
         bases = [f"http://127.0.0.1:{port}" for port in ports]
         log(
@@ -756,7 +715,7 @@ def main() -> None:
         log(f"load average {os.getloadavg()[0]:.2f}")
         scraped = scrape(bases[0])
     finally:
-        stop(processes)
+        stop_processes(processes)
         redis_client.flushdb()
 
     b, lo = baseline.tally, load.tally
