@@ -138,6 +138,19 @@ class Stack:
     def scalar(self, sql: str, params: tuple = ()):
         return self.query(sql, params)[0][0]
 
+    def run_status(self, run_id: int) -> str:
+        return self.scalar("select status from core_jobrun where id = %s", (run_id,))
+
+    def wait_for_run(self, run_id: int, *, timeout: float, what: str, log=None) -> None:
+        """Until the job run has finished (succeeded or failed)."""
+        wait_until(
+            lambda: self.run_status(run_id) in ("succeeded", "failed"),
+            timeout=timeout,
+            interval=0.1,
+            what=what,
+            log=log,
+        )
+
     def env(self, **extra: str) -> dict:
         """The production settings on the private servers (as a deployment would run them)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_", "CELERY_"))}

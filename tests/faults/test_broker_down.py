@@ -75,12 +75,12 @@ def test_usage_is_accepted_while_the_broker_is_down_and_processed_when_it_return
         assert stack.scalar("select enqueued_at from core_jobrun where id = %s", (run_id,)) is None
         assert stack.scalar("select count(*) from usage_record") == 200
         time.sleep(2)  # the sweep runs meanwhile and cannot send either; nothing is lost
-        assert stack.scalar("select status from core_jobrun where id = %s", (run_id,)) == "queued"
+        assert stack.run_status(run_id) == "queued"
 
         stack.redis.start()
         back = time.monotonic()
         wait_until(
-            lambda: stack.scalar("select status from core_jobrun where id = %s", (run_id,)) == "succeeded",
+            lambda: stack.run_status(run_id) == "succeeded",
             timeout=60,
             interval=0.1,
             what="the queued run was not processed after Redis came back",

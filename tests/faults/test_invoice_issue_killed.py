@@ -44,12 +44,8 @@ def test_bulk_invoice_issue_completes_exactly_once_after_its_worker_is_killed(st
 
     second = stack.worker("second", **REDELIVERY)
     try:
-        wait_until(
-            lambda: stack.scalar("select status from core_jobrun where id = %s", (run_id,)) in ("succeeded", "failed"),
-            timeout=90,
-            interval=0.1,
-            what="the issue run did not finish after the restart",
-            log=second.log_tail,
+        stack.wait_for_run(
+            run_id, timeout=90, what="the issue run did not finish after the restart", log=second.log_tail
         )
         recovered = time.monotonic() - killed
     finally:

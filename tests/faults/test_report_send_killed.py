@@ -88,7 +88,6 @@ def test_report_send_completes_exactly_once_after_its_worker_is_killed(stack, br
     sends its task again): succeeded, 4 packs, every address received exactly one message at the
     server, every delivery is marked sent once (one attempt, its stored Message-ID the one the
     server received, and the held message's the same when it was sent again)."""
-    run_status = "select status from core_jobrun where id = %s"
     with HoldingSMTP(hold_at=HOLD_AT) as smtp:
         mail = {"EMAIL_URL": f"smtp://127.0.0.1:{smtp.port}", **REDELIVERY}
         first = stack.worker("first", **mail)  # starts during the set-up
@@ -110,7 +109,7 @@ def test_report_send_completes_exactly_once_after_its_worker_is_killed(stack, br
             first.stop()
         smtp.release.set()
 
-        assert stack.scalar(run_status, (run_id,)) == "running"
+        assert stack.run_status(run_id) == "running"
         sent_at_kill = stack.scalar("select count(*) from insights_reportdelivery where status = 'sent'")
         assert sent_at_kill == HOLD_AT - 1 == len(smtp.accepted)
         held = smtp.held_to
@@ -130,12 +129,8 @@ def test_report_send_completes_exactly_once_after_its_worker_is_killed(stack, br
         else:
             second = stack.worker("second", **mail)
         try:
-            wait_until(
-                lambda: stack.scalar(run_status, (run_id,)) in ("succeeded", "failed"),
-                timeout=90,
-                interval=0.1,
-                what="the send run did not finish after the restart",
-                log=second.log_tail,
+            stack.wait_for_run(
+                run_id, timeout=90, what="the send run did not finish after the restart", log=second.log_tail
             )
             recovered = time.monotonic() - killed
         finally:

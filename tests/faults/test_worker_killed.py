@@ -52,13 +52,7 @@ def test_ingestion_run_completes_exactly_once_after_its_worker_is_killed(stack):
 
     second = stack.worker("second", USAGE_FILE_CHUNK_ROWS="250", **REDELIVERY)
     try:
-        wait_until(
-            lambda: stack.scalar("select status from core_jobrun where id = %s", (run_id,)) in ("succeeded", "failed"),
-            timeout=60,
-            interval=0.1,
-            what="the run did not finish after the restart",
-            log=second.log_tail,
-        )
+        stack.wait_for_run(run_id, timeout=60, what="the run did not finish after the restart", log=second.log_tail)
         recovered = time.monotonic() - killed_at
     finally:
         second.stop()
