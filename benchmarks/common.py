@@ -98,3 +98,27 @@ def stop_processes(processes: list[subprocess.Popen], timeout: float = 60) -> No
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The p-quantile (0–1), linear between the closest ranks."""
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p
+    lo = int(k)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def private_redis(url: str, *, force: bool):
+    """The Redis database at `url`, emptied for this benchmark alone; refused if another program
+    seems to use it (it holds keys), unless `force`."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    if client.dbsize() and not force:
+        raise SystemExit(
+            f"{url} holds {client.dbsize()} keys: another program may use it. Pick another --redis-db "
+            "(or --force to empty it)."
+        )
+    client.flushdb()  # ours alone from here on
+    return client

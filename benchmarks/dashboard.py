@@ -33,7 +33,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 import psycopg
 
-from .common import ROOT, database_url, fresh_database, psycopg_conninfo
+from .common import ROOT, database_url, fresh_database, percentile, psycopg_conninfo
 
 DB_NAME = "tokenledger_bench_dashboard"
 CHUNK = 50_000
@@ -647,14 +647,6 @@ def endpoints(today: date, first: date) -> list[tuple[str, str, str, str]]:
         ("dashboard", "GET / as finance", "finance", "/"),
         ("dashboard", "GET / as department manager", "manager", "/"),
     ]
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p
-    lo = int(k)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def measure(

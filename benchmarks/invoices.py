@@ -36,7 +36,15 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from .common import ROOT, fresh_database, psycopg_conninfo, start_celery_workers, stop_processes, wait_for_workers
+from .common import (
+    ROOT,
+    fresh_database,
+    private_redis,
+    psycopg_conninfo,
+    start_celery_workers,
+    stop_processes,
+    wait_for_workers,
+)
 
 DB_NAME = "tokenledger_bench_invoices"
 DIVISIONS = ["ENG", "DATA", "OPS", "SALES", "FIN", "MKT", "LEGAL", "HR", "CS", "RND"]
@@ -245,19 +253,6 @@ def ingest(records: list[dict]) -> dict:
 
 
 # Workers ----------------------------------------------------------------------------------------
-
-
-def private_redis(url: str, *, force: bool):
-    import redis
-
-    client = redis.Redis.from_url(url)
-    if client.dbsize() and not force:
-        raise SystemExit(
-            f"{url} holds {client.dbsize()} keys: another program may use it. Pick another --redis-db "
-            "(or --force to empty it)."
-        )
-    client.flushdb()  # ours alone from here on
-    return client
 
 
 def start_workers(count: int, *, url: str, broker: str, log_dir: Path) -> list[subprocess.Popen]:

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from .common import ROOT, fresh_database, start_celery_workers, stop_processes, wait_for_workers
+from .common import ROOT, fresh_database, private_redis, start_celery_workers, stop_processes, wait_for_workers
 from .ingest import free_port, start_gunicorn
 
 DB_NAME = "tokenledger_bench_load"
@@ -304,22 +304,6 @@ def reference_data(days: list[date]) -> dict:
     browser.force_login(finance)
     session = browser.cookies[settings.SESSION_COOKIE_NAME].value
     return {"ingest": ingest_token, "read": read_token, "session": (settings.SESSION_COOKIE_NAME, session)}
-
-
-# Processes ----------------------------------------------------------------------------------------
-
-
-def private_redis(url: str, *, force: bool):
-    import redis
-
-    client = redis.Redis.from_url(url)
-    if client.dbsize() and not force:
-        raise SystemExit(
-            f"{url} holds {client.dbsize()} keys: another program may use it. Pick another --redis-db "
-            "(or --force to empty it)."
-        )
-    client.flushdb()
-    return client
 
 
 # Clients ------------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .common import ROOT, database_url, fresh_database
+from .common import ROOT, database_url, fresh_database, percentile
 
 DB_NAME = "tokenledger_bench_pages"
 ROLES = ("admin", "procurement", "finance", "manager", "auditor")  # the demo's usernames
@@ -167,14 +167,6 @@ class Result:
     p95: float = 0.0
     max: float = 0.0
     cpu: float = 0.0  # median CPU time of this process per request: what other work on the machine moves least
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * p
-    lo = int(k)
-    hi = min(lo + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def measure_page(client, role: str, path: str, warmup: int, requests: int) -> Result:
