@@ -91,15 +91,29 @@ def worker(tmp_path: Path, *, env: dict | None = None, concurrency: int = 1):
         producer.close()
 
 
-def wait_for(predicate, *, timeout: float = 60, interval: float = 0.2, log_path: Path | None = None):
+def _tail(log_path: Path | None) -> str:
+    return log_path.read_text()[-3000:] if log_path and log_path.exists() else ""
+
+
+def wait_for(
+    predicate,
+    *,
+    timeout: float = 60,
+    interval: float = 0.2,
+    what: str = "condition not met",
+    log_path: Path | None = None,
+    log=None,
+):
+    """Poll until `predicate()` is truthy and answer its value. On timeout fail with `what` and the
+    tail of the log (a file, or a function that reads it)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(interval)
-    detail = log_path.read_text()[-3000:] if log_path and log_path.exists() else ""
-    raise AssertionError(f"condition not met within {timeout}s\n{detail}")
+    detail = log() if log is not None else _tail(log_path)
+    raise AssertionError(f"{what}: not within {timeout}s\n{detail}")
 
 
 class WorkerProcess:

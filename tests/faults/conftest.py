@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import psycopg
 import pytest
 from django.conf import settings
 
-from tests.celery_worker import WorkerProcess
+from tests.celery_worker import WorkerProcess, wait_for
 
 from .servers import PrivatePostgres, PrivateRedis, free_port
 
@@ -143,7 +142,7 @@ class Stack:
 
     def wait_for_run(self, run_id: int, *, timeout: float, what: str, log=None) -> None:
         """Until the job run has finished (succeeded or failed)."""
-        wait_until(
+        wait_for(
             lambda: self.run_status(run_id) in ("succeeded", "failed"),
             timeout=timeout,
             interval=0.1,
@@ -206,7 +205,7 @@ class WebProcess:
             )
 
     def wait_ready(self) -> None:
-        wait_until(self._healthy, timeout=60, interval=0.1, what="gunicorn did not start", log=self.log_tail)
+        wait_for(self._healthy, timeout=60, interval=0.1, what="gunicorn did not start", log=self.log_tail)
 
     def _healthy(self) -> bool:
         import requests
@@ -278,14 +277,3 @@ def stack(private_pg, private_redis, spare_databases, tmp_path):
     yield Stack(pg=private_pg, redis=private_redis, dbname=dbname, tmp=tmp_path)
     with psycopg.connect(private_pg.dsn("postgres"), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
-
-
-def wait_until(predicate, *, timeout: float, interval: float = 0.05, what: str = "condition", log=None):
-    """Poll until `predicate()` is truthy; its value. On timeout: fail, with the log's tail."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"{what}: not within {timeout}s\n{log() if log else ''}")

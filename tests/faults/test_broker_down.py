@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from .conftest import wait_until
+from tests.celery_worker import wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 
@@ -47,7 +47,7 @@ def test_usage_is_accepted_while_the_broker_is_down_and_processed_when_it_return
         token = stack.scenario("api_client")["token"]
         auth = {"Authorization": f"Bearer {token}"}
         web.wait_ready()
-        wait_until(lambda: "ready." in worker.log_tail(), timeout=60, what="worker did not start", log=worker.log_tail)
+        wait_for(lambda: "ready." in worker.log_tail(), timeout=60, what="worker did not start", log=worker.log_tail)
         stack.redis.stop()
         started = time.monotonic()
         batch = requests.post(f"{web.url}/api/v1/usage/records", json=_records("push", 200), headers=auth, timeout=30)
@@ -79,7 +79,7 @@ def test_usage_is_accepted_while_the_broker_is_down_and_processed_when_it_return
 
         stack.redis.start()
         back = time.monotonic()
-        wait_until(
+        wait_for(
             lambda: stack.run_status(run_id) == "succeeded",
             timeout=60,
             interval=0.1,

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from .conftest import wait_until
+from tests.celery_worker import wait_for
+
 from .test_worker_killed import REDELIVERY
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
@@ -28,7 +29,7 @@ def test_bulk_invoice_issue_completes_exactly_once_after_its_worker_is_killed(st
         setup = stack.scenario("invoices_issue_run", departments=DEPARTMENTS)
         run_id, totals = setup["run"], setup["totals"]
         assert len(totals) == DEPARTMENTS
-        at_kill = wait_until(
+        at_kill = wait_for(
             lambda: 1 <= stack.scalar(issued) < DEPARTMENTS and stack.scalar(issued),
             timeout=90,
             interval=0.02,

@@ -25,7 +25,8 @@ import pytest
 import redis
 from aiosmtpd.controller import Controller
 
-from .conftest import wait_until
+from tests.celery_worker import wait_for
+
 from .servers import free_port
 from .test_worker_killed import REDELIVERY
 
@@ -100,7 +101,7 @@ def test_report_send_completes_exactly_once_after_its_worker_is_killed(stack, br
             )
             run_id, addresses = setup["run"], setup["addresses"]
             assert len(addresses) == COMPANY_READERS + DEPARTMENTS * MANAGERS
-            wait_until(
+            wait_for(
                 smtp.holding.is_set, timeout=90, what="the worker never reached the held message", log=first.log_tail
             )
             first.kill()

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from .conftest import wait_until
+from tests.celery_worker import wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
 
@@ -34,7 +34,7 @@ def test_ingestion_run_completes_exactly_once_after_its_worker_is_killed(stack):
     try:
         upload = stack.scenario("ingestion_upload", rows=rows)
         run_id = upload["run"]
-        progress = wait_until(
+        progress = wait_for(
             lambda: stack.scalar("select progress from core_jobrun where id = %s", (run_id,)) >= 10 or None,
             timeout=60,
             interval=0.02,
